@@ -1,0 +1,50 @@
+# The course's verbs. `make help` lists them. Everything runs inside .venv, created on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+STAMP := $(VENV)/.installed
+# nbgrader shells out to `alembic`, so the venv's bin/ must come first on PATH.
+export PATH := $(VENV)/bin:$(PATH)
+export MPLBACKEND ?= Agg
+
+ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
+
+.PHONY: help install test demo release autograde feedback lab bench clean distclean
+
+help:  ## list the verbs
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+install: $(STAMP)  ## create .venv and install the pinned dependencies (once)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+test: $(STAMP)  ## run the whole test suite
+	$(VENV)/bin/python -m pytest
+
+demo: $(STAMP)  ## grade a simulated class end to end and print the score table
+	$(VENV)/bin/python -m autograder.demo
+
+release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
+	$(VENV)/bin/python -m autograder.release $(ASSIGNMENTS)
+
+autograde: $(STAMP)  ## autograde every submission in submitted/ (a broken one is reported, never stops the batch)
+	$(VENV)/bin/python -m autograder.batch autograde
+
+feedback: $(STAMP)  ## write feedback HTML (hidden tests and their tracebacks left out) into feedback/
+	$(VENV)/bin/python -m autograder.batch feedback
+
+lab: $(STAMP)  ## open JupyterLab on the course
+	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR)
+
+bench: $(STAMP)  ## run the benchmarks and record their results in bench/results/
+	$(VENV)/bin/python -m bench
+
+clean:  ## remove everything nbgrader and the demo generated (keeps .venv)
+	rm -rf submitted autograded feedback exchange .demo gradebook.db gradebook.db-journal grades.csv
+
+distclean: clean  ## also remove .venv
+	rm -rf $(VENV)

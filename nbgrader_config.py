@@ -1,0 +1,30 @@
+"""nbgrader configuration of the course. The repository root is the nbgrader course directory.
+
+Environment variables (all optional) let a JupyterHub or a test point the course elsewhere:
+  COURSE_EXCHANGE   the exchange directory (default: exchange/ inside this repository)
+  COURSE_DB_URL     any SQLAlchemy URL for the gradebook (default: SQLite file gradebook.db here)
+  COURSE_TIMEOUT    seconds a single cell may run while autograding (default 60)
+"""
+import os
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "gradients"
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.db_url = os.environ.get(
+    "COURSE_DB_URL", "sqlite:///" + os.path.join(ROOT, "gradebook.db"))
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE", os.path.join(ROOT, "exchange"))
+
+# A cell that runs longer than this while autograding is stopped and scores 0.
+c.Execute.timeout = int(os.environ.get("COURSE_TIMEOUT", "60"))
+c.Execute.interrupt_on_timeout = True
+
+# Feedback shows each test's outcome and message, never the hidden test source or its traceback
+# (nbgrader's default reveals both: jupyter/nbgrader#917).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
