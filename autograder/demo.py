@@ -1,0 +1,67 @@
+"""`make demo`: the instructor's whole loop on a simulated class, with the real nbgrader.
+
+generate the release of every notebook -> release it through the exchange (exchange/, git-ignored)
+-> seven students fetch it and submit (each with its own id and home under .demo/homes/) ->
+collect -> autograde -> feedback -> export grades.csv -> print student x notebook: score / max.
+
+It works in this repository's course directory (gradebook.db, submitted/, autograded/,
+feedback/), so formgrader shows the same results afterwards; a second run regrades from scratch.
+`make clean` removes all of it.
+"""
+import shutil
+import time
+from pathlib import Path
+
+from autograder import batch, classroom
+from autograder.nbgrader_cli import COURSE_ROOT, nbgrader_checked
+from autograder.release import generate_release
+
+COURSE_ID = "gradients"
+
+
+def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
+             personas=classroom.PERSONAS, log=print) -> list[batch.Grade]:
+    """Run the whole loop in `course`; return the grades (also printed through `log`)."""
+    exchange = exchange or course / "exchange"
+    homes = course / ".demo" / "homes"
+    ids = sorted(p.name for p in (course / "source").iterdir()
+                 if (p / f"{p.name}.ipynb").is_file())
+    started = time.perf_counter()
+
+    def step(message):
+        log(f"[{time.perf_counter() - started:6.1f}s] {message}")
+
+    step(f"generating release/ for {', '.join(ids)}")
+    generate_release(ids, course=course)
+    exchange.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(homes, ignore_errors=True)
+    problems = {}
+    for assignment in ids:
+        step(f"{assignment}: releasing to the exchange {exchange}")
+        nbgrader_checked("release_assignment", assignment, "--force", course=course)
+        step(f"{assignment}: {len(personas)} students fetch, work and submit")
+        sources = {p.name: p for p in (course / "source" / assignment).glob("*.ipynb")}
+        classroom.simulate(COURSE_ID, exchange, homes, assignment, sources, personas)
+        step(f"{assignment}: collecting")
+        nbgrader_checked("collect", assignment, "--update", course=course)
+        step(f"{assignment}: autograding")
+        for student, found in batch.autograde(assignment, course=course).items():
+            problems[(student, assignment)] = found
+        step(f"{assignment}: generating feedback")
+        for problem in batch.feedback(assignment, course=course):
+            step(f"{assignment}: {problem}")
+    csv = batch.export_csv(course)
+    grades = batch.collect_grades(ids, problems, course=course)
+    step("done")
+    notes = {p.name: p.describe for p in personas}
+    log("")
+    log(batch.format_table(grades, notes))
+    log("")
+    log(f"feedback HTML: {course / 'feedback'}/<student>/<notebook>/")
+    log(f"grades CSV:    {csv}")
+    log(f"gradebook:     {batch.gradebook_url(course)}  (formgrader: make lab, then Nbgrader > Formgrader)")
+    return grades
+
+
+if __name__ == "__main__":
+    run_demo()
