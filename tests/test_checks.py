@@ -5,6 +5,14 @@ import warnings
 import numpy as np
 import pytest
 
+
+
+def matrix(rows):
+    """np.matrix without its PendingDeprecationWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.matrix(rows)
+
 from course.checks import as_array, check_array, check_choice, check_scalar, check_true, check_unchanged
 
 RNG = np.random.default_rng(0)
@@ -42,7 +50,7 @@ class PosesViaUfunc:
     ((1.0, 2.0), "is a tuple, not a numpy array"),
     (3.0, "is a scalar (float), not a numpy array"),
     (np.float64(3.0), "is a scalar (numpy.float64), not a numpy array"),
-    (np.matrix([[1.0, 2.0]]), "ndarray subclass, not a plain numpy array"),
+    (matrix([[1.0, 2.0]]), "ndarray subclass, not a plain numpy array"),
     (np.ma.MaskedArray([1.0, 2.0]), "ndarray subclass, not a plain numpy array"),
     (np.zeros(3).view(LyingEq), "ndarray subclass"),
     (PosesViaArray(), "is a test_checks.PosesViaArray, not a numpy array"),
@@ -54,7 +62,7 @@ def test_as_array_refuses_non_arrays(value, phrase):
 
 
 def test_matrix_message_mentions_star():
-    assert "np.matrix changes what *" in fails(as_array, np.matrix([[1.0]]))
+    assert "np.matrix changes what *" in fails(as_array, matrix([[1.0]]))
 
 
 def test_scalar_where_array_expected_hints_at_sum():
@@ -321,11 +329,12 @@ def test_check_unchanged():
 
 
 def test_check_unchanged_roundoff_dtype_shape_nan():
-    x = np.array([0.1, 0.7, np.nan])
+    x = np.array([0.1, 2.3, np.nan])
     before = x.copy()
     check_unchanged(before, x)                      # NaN equals NaN
-    x[1] += 1e-5
-    x[1] -= 1e-5
+    x[1] += 1e-4                                    # perturb +h, -h, then "restore" by adding h back
+    x[1] -= 2e-4
+    x[1] += 1e-4
     assert "round-off" in fails(check_unchanged, before, x)
     assert "dtype changed" in fails(check_unchanged, np.zeros(2), np.zeros(2, dtype=int))
     assert "shape changed" in fails(check_unchanged, np.zeros(2), np.zeros((2, 1)))

@@ -29,7 +29,7 @@ def tiny_notebook():
     nb = nbformat.v4.new_notebook()
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
-        _cell("import sys\nsquare_calls = 0", grade_id="setup", locked=True),
+        _cell("import sys", grade_id="setup", locked=True),
         nbformat.v4.new_markdown_cell("Double a number."),
         _cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
               grade_id="double", solution=True),
@@ -40,18 +40,19 @@ def tiny_notebook():
               "### END HIDDEN TESTS", grade_id="test_double_negative", grade=True, points=2),
         _cell("def square(x):\n    return x * x", grade_id="square", solution=True),
         _cell("assert square(3) == 9", grade_id="test_square_visible", grade=True, points=1),
-        _cell("assert square(-2) == 4", grade_id="test_square_negative", grade=True, points=2),
+        _cell("assert abs(square(-2) - 4) < 1e-12", grade_id="test_square_negative", grade=True,
+              points=2),
     ]
     return nb
 
 
 TINY = [
-    Mutant("double", "plus_two", "wrong", "adds 2", "def double(x):\n    return x + 2",
+    Mutant("double", "abs", "wrong", "takes the absolute value", "def double(x):\n    return 2 * abs(x)",
            expect="not -8"),
     Mutant("double", "shifts", "correct", "shift instead of multiply",
            "def double(x):\n    return x << 1"),
-    Mutant("double", "breaks_square", "wrong", "also redefines square",
-           "def double(x):\n    return x\ndef square(x):\n    return x"),
+    Mutant("double", "breaks_square", "wrong", "shadows the builtin abs that square's test uses",
+           "def double(x):\n    return x\nabs = 0"),
     Mutant("double", "loops", "wrong", "never returns",
            "def double(x):\n    while True:\n        pass"),
     Mutant("double", "warns", "correct", "right value, but writes to stderr",
@@ -78,7 +79,7 @@ def test_harness_unmodified_notebook_gets_full_marks(tiny):
 
 def test_harness_catches_a_wrong_mutant_on_its_own_cell(tiny):
     solutions, results = tiny
-    r = results["plus_two"]
+    r = results["abs"]
     assert [t.grade_id for t in r.failing] == ["test_double_negative"]
     assert r.failing[0].error == "AssertionError: double(-4) is not -8"
     assert r.score == 4
@@ -89,7 +90,7 @@ def test_harness_catches_a_wrong_mutant_on_its_own_cell(tiny):
 def test_harness_flags_failures_outside_the_mutated_cell(tiny):
     solutions, results = tiny
     issues = mutation.problems(results["breaks_square"], solutions)
-    assert any("test_square_visible failed too" in i for i in issues)
+    assert any("test_square_negative failed too" in i for i in issues)
     allowed = Mutant(**{**vars(TINY[2]), "also_fails": ("square",)})
     assert mutation.problems(mutation.Result(allowed, results["breaks_square"].tests), solutions) == []
 
@@ -111,7 +112,7 @@ def test_harness_scores_stderr_output_as_a_failure_like_nbgrader(tiny):
 def test_harness_skips_only_demo_cells():
     kept = mutation.graded_cells_only(tiny_notebook())
     sources = [c.source for c in kept.cells if c.cell_type == "code"]
-    assert len(sources) == 6 and not any("demo" in s for s in sources)
+    assert len(sources) == 7 and not any("demo" in s for s in sources)
 
 
 def test_harness_owner_prefers_the_longest_matching_cell():

@@ -1,0 +1,47 @@
+"""Shared fixtures: the course's notebooks, a scratch copy of the course, notebook execution."""
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder.notebooks import assignments, source_notebook_path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = assignments()
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def execute(nb, cwd: Path, timeout: int = 120):
+    """Run every cell of `nb` in a fresh python3 kernel, errors recorded in the outputs."""
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+    return nb
+
+
+def errors(cell) -> list:
+    return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def copy_course(target: Path) -> Path:
+    """A scratch nbgrader course: source/, release/ and nbgrader_config.py copied to `target`
+    (its gradebook and exchange live there too, since the config roots them at its own folder)."""
+    for name in ("source", "release"):
+        shutil.copytree(ROOT / name, target / name,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copy(ROOT / "nbgrader_config.py", target / "nbgrader_config.py")
+    return target
+
+
+@pytest.fixture(params=ASSIGNMENTS)
+def assignment(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def source_nb(assignment):
+    return nbformat.read(str(source_notebook_path(assignment)), as_version=4)
