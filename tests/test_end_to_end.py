@@ -1,0 +1,107 @@
+"""Layer 4: the instructor's whole loop through the real nbgrader, with the scores asserted exactly.
+
+One scratch course (a copy of source/, release/ and nbgrader_config.py, with its own exchange and
+SQLite gradebook) runs the same demo as `make demo` once; the tests read what it left behind.
+"""
+import csv
+import html
+import re
+
+import nbformat
+import pytest
+
+from autograder import classroom
+from autograder.demo import run_demo
+from autograder.notebooks import grade_id, is_test, points, read
+from conftest import ASSIGNMENTS, copy_course
+from test_source_notebooks import HIDDEN, tests_of
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = copy_course(tmp_path_factory.mktemp("course"))
+    lines = []
+    grades = run_demo(course, log=lines.append)
+    return course, {(g.student, g.assignment): g for g in grades}, "\n".join(lines)
+
+
+def source(course, assignment):
+    return read(course / "source" / assignment / f"{assignment}.ipynb")
+
+
+def max_points(nb):
+    return sum(points(c) for c in nb.cells if is_test(c))
+
+
+def autograded_failures(course, student, assignment) -> dict:
+    nb = nbformat.read(str(course / "autograded" / student / assignment / f"{assignment}.ipynb"),
+                       as_version=4)
+    return {grade_id(c): o["evalue"] for c in nb.cells if is_test(c)
+            for o in c.get("outputs", []) if o.get("output_type") == "error"}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_gets_full_marks_and_blank_gets_zero(graded, assignment):
+    course, grades, _ = graded
+    full = max_points(source(course, assignment))
+    assert grades[("alice", assignment)].score == full == grades[("alice", assignment)].max_score
+    assert grades[("bob", assignment)].score == 0
+    assert not grades[("alice", assignment)].problems and not grades[("bob", assignment)].problems
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_partial_submission_gets_exactly_the_points_of_what_it_solved(graded, assignment):
+    course, grades, _ = graded
+    nb = source(course, assignment)
+    solved = classroom.partial_cells(nb)
+    expected = sum(points(t) for cell in solved for t in tests_of(nb, cell))
+    assert 0 < expected < max_points(nb)
+    assert grades[("chen", assignment)].score == expected
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("student, index", [("dana", 0), ("emeka", 1)])
+def test_a_known_mistake_loses_that_cells_points_with_a_diagnostic_in_the_feedback(
+        graded, assignment, student, index):
+    course, grades, _ = graded
+    mistakes = classroom.demo_mistakes(assignment)
+    if len(mistakes) <= index:
+        pytest.fail(f"{assignment} has no mutation catalog with two wrong entries")
+    mistake, nb = mistakes[index], source(course, assignment)
+    failures = autograded_failures(course, student, assignment)
+    own = {grade_id(t) for t in tests_of(nb, mistake["cell"])}
+    assert failures and set(failures) <= own, (mistake["name"], failures)
+    lost = sum(points(c) for c in nb.cells if grade_id(c) in failures)
+    assert grades[(student, assignment)].score == max_points(nb) - lost
+
+    page = (course / "feedback" / student / assignment / f"{assignment}.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for message in failures.values():
+        assert message.splitlines()[0] in text, "the diagnostic message is not in the feedback"
+    assert "HIDDEN TESTS" not in text
+    for test_cell in (c for c in nb.cells if grade_id(c) in failures):
+        hidden = test_cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN")[0]
+        for line in filter(None, (l.strip() for l in hidden.splitlines())):
+            if len(line) > 25 and not line.startswith("#"):
+                assert line not in text, f"hidden test source leaked into feedback: {line}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("student, phrase", [("farah", "not valid JSON"), ("gus", "renamed")])
+def test_broken_submissions_score_zero_and_are_reported_with_the_reason(
+        graded, assignment, student, phrase):
+    _, grades, table = graded
+    grade = grades[(student, assignment)]
+    assert grade.score == 0
+    assert any(phrase in p for p in grade.problems), grade.problems
+    assert f"{student} / {assignment}: " in table
+
+
+def test_grades_csv_and_table_cover_every_student(graded):
+    course, grades, table = graded
+    with open(course / "grades.csv", newline="") as f:
+        rows = {(r["student_id"], r["assignment"]): float(r["score"]) for r in csv.DictReader(f)}
+    assert rows == {key: g.score for key, g in grades.items()}
+    for persona in classroom.PERSONAS:
+        assert re.search(rf"^{persona.name}\s", table, re.M)
+    assert "feedback HTML" in table and "grades CSV" in table
