@@ -48,3 +48,9 @@ def is_test(cell) -> bool:
 
 def points(cell) -> float:
     return float(nbgrader_meta(cell).get("points", 0) or 0)
+
+
+def grading_cells(nb, cell_id: str) -> list:
+    """The test cells that grade one answer cell: grade ids test_<cell_id> or test_<cell_id>_*."""
+    return [c for c in nb.cells if is_test(c)
+            and (grade_id(c) == f"test_{cell_id}" or grade_id(c).startswith(f"test_{cell_id}_"))]

@@ -12,9 +12,8 @@ import pytest
 
 from autograder import classroom
 from autograder.demo import run_demo
-from autograder.notebooks import grade_id, is_test, points, read
+from autograder.notebooks import grade_id, is_test, points, read, grading_cells
 from conftest import ASSIGNMENTS, copy_course
-from test_source_notebooks import HIDDEN, tests_of
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ def test_partial_submission_gets_exactly_the_points_of_what_it_solved(graded, as
     course, grades, _ = graded
     nb = source(course, assignment)
     solved = classroom.partial_cells(nb)
-    expected = sum(points(t) for cell in solved for t in tests_of(nb, cell))
+    expected = sum(points(t) for cell in solved for t in grading_cells(nb, cell))
     assert 0 < expected < max_points(nb)
     assert grades[("chen", assignment)].score == expected
 
@@ -69,7 +68,7 @@ def test_a_known_mistake_loses_that_cells_points_with_a_diagnostic_in_the_feedba
         pytest.fail(f"{assignment} has no mutation catalog with two wrong entries")
     mistake, nb = mistakes[index], source(course, assignment)
     failures = autograded_failures(course, student, assignment)
-    own = {grade_id(t) for t in tests_of(nb, mistake["cell"])}
+    own = {grade_id(t) for t in grading_cells(nb, mistake["cell"])}
     assert failures and set(failures) <= own, (mistake["name"], failures)
     lost = sum(points(c) for c in nb.cells if grade_id(c) in failures)
     assert grades[(student, assignment)].score == max_points(nb) - lost

@@ -57,13 +57,15 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme and "make test" in ci
 
 
-@pytest.mark.parametrize("variable, value, attribute", [
-    ("COURSE_EXCHANGE", "/srv/exchange", "c.Exchange.root"),
-    ("COURSE_DB_URL", "postgresql://grader@db/gradebook", "c.CourseDirectory.db_url"),
+@pytest.mark.parametrize("variable, value, section, key", [
+    ("COURSE_EXCHANGE", "/srv/exchange", "Exchange", "root"),
+    ("COURSE_DB_URL", "postgresql://grader@db/gradebook", "CourseDirectory", "db_url"),
+    ("COURSE_TIMEOUT", "17", "Execute", "timeout"),
 ])
-def test_nbgrader_config_reads_overrides_from_the_environment(variable, value, attribute):
-    code = ("from traitlets.config import Config\nc = Config()\nget_config = lambda: c\n"
-            f"exec(open({str(ROOT / 'nbgrader_config.py')!r}).read())\nprint({attribute})")
+def test_nbgrader_config_reads_overrides_from_the_environment(variable, value, section, key):
+    code = ("from traitlets.config.loader import PyFileConfigLoader\n"
+            f"c = PyFileConfigLoader('nbgrader_config.py', {str(ROOT)!r}).load_config()\n"
+            f"print(c.{section}.{key})")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, variable: value},
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == value

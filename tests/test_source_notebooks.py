@@ -4,16 +4,10 @@ import re
 import pytest
 
 from autograder.notebooks import grade_id, is_solution, is_test, nbgrader_meta, points, \
-    source_notebook_path
+    source_notebook_path, grading_cells
 from conftest import errors, execute
 
 HIDDEN = re.compile(r"### (BEGIN|END) HIDDEN TESTS")
-
-
-def tests_of(nb, cell_id: str) -> list:
-    """The test cells that grade one answer cell: grade ids test_<cell_id> or test_<cell_id>_*."""
-    return [c for c in nb.cells if is_test(c)
-            and (grade_id(c) == f"test_{cell_id}" or grade_id(c).startswith(f"test_{cell_id}_"))]
 
 
 def test_stored_without_outputs(source_nb):
@@ -43,17 +37,17 @@ def test_nbgrader_metadata(source_nb):
 
 def test_every_test_cell_grades_one_answer_cell_and_every_answer_is_tested(source_nb):
     answers = [grade_id(c) for c in source_nb.cells if is_solution(c)]
-    owners = {grade_id(t): [a for a in answers if t in tests_of(source_nb, a)]
+    owners = {grade_id(t): [a for a in answers if t in grading_cells(source_nb, a)]
               for t in source_nb.cells if is_test(t)}
     orphans = {t: o for t, o in owners.items() if len(o) != 1}
     assert not orphans, f"test cells must be named test_<answer cell>_<property>: {orphans}"
-    untested = [a for a in answers if not tests_of(source_nb, a)]
+    untested = [a for a in answers if not grading_cells(source_nb, a)]
     assert not untested, f"answer cells without a test: {untested}"
 
 
 def test_every_graded_function_has_a_visible_test_and_hidden_tests(source_nb):
     for answer in [c for c in source_nb.cells if is_solution(c) and "def " in c.source]:
-        cells = tests_of(source_nb, grade_id(answer))
+        cells = grading_cells(source_nb, grade_id(answer))
         visible = [c for c in cells if not HIDDEN.search(c.source)]
         hidden = [c for c in cells if HIDDEN.search(c.source)]
         assert visible and len(hidden) >= 2, (grade_id(answer), len(visible), len(hidden))
