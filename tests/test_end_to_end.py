@@ -79,6 +79,8 @@ def test_a_known_mistake_loses_that_cells_points_with_a_diagnostic_in_the_feedba
         assert message.splitlines()[0] in text, "the diagnostic message is not in the feedback"
     assert "HIDDEN TESTS" not in text
     for test_cell in (c for c in nb.cells if grade_id(c) in failures):
+        if "### BEGIN HIDDEN TESTS" not in test_cell.source:
+            continue
         hidden = test_cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN")[0]
         for line in filter(None, (l.strip() for l in hidden.splitlines())):
             if len(line) > 25 and not line.startswith("#"):

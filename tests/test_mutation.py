@@ -62,17 +62,18 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """(solution ids, {mutant name or 'source': Result}) for TINY on the tiny notebook, 2s timeout."""
+    """(solution ids, {mutant name or 'source': Result}) for TINY then the unmodified notebook, all
+    in one shared kernel (one worker), 2 s per cell."""
     path = tmp_path_factory.mktemp("tiny") / "tiny.ipynb"
     nb = tiny_notebook()
     nbformat.write(nb, str(path))
-    results = mutation.run(path, [None, *TINY], timeout=2)
+    results = mutation.run(path, [*TINY, None], workers=1, timeout=2)
     by_name = {(r.mutant.name if r.mutant else "source"): r for r in results}
     return mutation.solution_ids(nb), by_name
 
 
-def test_harness_unmodified_notebook_gets_full_marks(tiny):
-    _, results = tiny
+def test_harness_unmodified_notebook_gets_full_marks_after_mutants_in_the_same_kernel(tiny):
+    _, results = tiny  # it ran after breaks_square set abs = 0: the namespace was reset
     assert (results["source"].score, results["source"].max_score) == (6, 6)
     assert not results["source"].failing
 
@@ -129,14 +130,14 @@ CATALOG = [(a, m) for a in mutation.catalog_assignments() for m in mutation.load
 
 @functools.cache
 def catalog_run(assignment):
-    """Run an assignment's catalog once (graded cells only), and the unmodified notebook and the
-    first wrong mutant once in full (faithful) mode. Returns (solution ids, {name: Result},
-    full-mode source Result, full-mode probe Result or None)."""
+    """Run an assignment's catalog once in the fast mode, and the unmodified notebook and the last
+    wrong mutant (it runs late in a shared kernel) once in the faithful mode. Returns
+    (solution ids, {name: Result}, faithful source Result, faithful probe Result or None)."""
     path = notebooks.source_notebook_path(assignment)
     mutants = mutation.load_catalog(assignment)
-    probe = next((m for m in mutants if m.kind == "wrong"), None)
+    probe = next((m for m in reversed(mutants) if m.kind == "wrong"), None)
     fast = mutation.run(path, mutants)
-    full = mutation.run(path, [None, probe] if probe else [None], full=True)
+    full = mutation.run(path, [None, probe] if probe else [None], faithful=True)
     solutions = mutation.solution_ids(notebooks.read(path))
     return solutions, {r.mutant.name: r for r in fast}, full[0], (full[1] if probe else None)
 
@@ -157,7 +158,7 @@ def test_unmodified_source_notebook_gets_full_marks(assignment):
 
 
 @pytest.mark.parametrize("assignment", mutation.catalog_assignments())
-def test_skipping_demo_cells_gives_the_same_outcome_as_the_full_notebook(assignment):
+def test_fast_mode_gives_the_same_outcome_as_the_faithful_mode(assignment):
     _, fast, _, probe = catalog_run(assignment)
     if probe is None:
         pytest.skip("no wrong mutant in the catalog")
