@@ -8,7 +8,6 @@ A persona says what a student does to the notebook they fetched, given the instr
 notebook (for its solutions) and the mutation catalog (for typical mistakes).
 """
 import shutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,6 +18,7 @@ from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeFactory
 
+from autograder import mutation
 from autograder.notebooks import grade_id, is_solution, read
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -114,20 +114,16 @@ def _partial(path, source_nb, assignment):
     _rewrite(path, lambda nb: solve_cells(nb, source_nb, cell_ids=set(partial_cells(source_nb))))
 
 
-CATALOGS = Path(__file__).resolve().parent / "mutants"
-
-
-def demo_mistakes(assignment: str) -> list[dict]:
+def demo_mistakes(assignment: str) -> list[mutation.Mutant]:
     """Two typical mistakes: the first wrong entry of two different cells in the mutation catalog
     (autograder/mutants/<assignment>.toml); none when the notebook has no catalog."""
-    path = CATALOGS / f"{assignment}.toml"
-    if not path.exists():
+    if not mutation.catalog_path(assignment).exists():
         return []
     chosen, cells = [], set()
-    for mutant in tomllib.loads(path.read_text(encoding="utf-8"))["mutant"]:
-        if mutant["kind"] == "wrong" and mutant["cell"] not in cells:
+    for mutant in mutation.load_catalog(assignment):
+        if mutant.kind == "wrong" and mutant.cell not in cells:
             chosen.append(mutant)
-            cells.add(mutant["cell"])
+            cells.add(mutant.cell)
     return chosen[:2]
 
 
@@ -136,8 +132,7 @@ def _mistake(index):
         mistakes = demo_mistakes(assignment)
         if index < len(mistakes):
             m = mistakes[index]
-            _rewrite(path, lambda nb: solve_cells(nb, source_nb,
-                                                  replacements={m["cell"]: m["source"]}))
+            _rewrite(path, lambda nb: solve_cells(nb, source_nb, replacements={m.cell: m.source}))
         else:
             _solution(path, source_nb, assignment)
     return work

@@ -68,8 +68,8 @@ def test_a_known_mistake_loses_that_cells_points_with_a_diagnostic_in_the_feedba
         pytest.fail(f"{assignment} has no mutation catalog with two wrong entries")
     mistake, nb = mistakes[index], source(course, assignment)
     failures = autograded_failures(course, student, assignment)
-    own = {grade_id(t) for t in grading_cells(nb, mistake["cell"])}
-    assert failures and set(failures) <= own, (mistake["name"], failures)
+    own = {grade_id(t) for t in grading_cells(nb, mistake.cell)}
+    assert failures and set(failures) <= own, (mistake.name, failures)
     lost = sum(points(c) for c in nb.cells if grade_id(c) in failures)
     assert grades[(student, assignment)].score == max_points(nb) - lost
 
