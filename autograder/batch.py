@@ -182,10 +182,11 @@ def main(argv: list[str]) -> int:
         print("nothing in submitted/: collect submissions first (nbgrader collect ASSIGNMENT)")
         return 1
     problems = {}
-    if verb == "autograde":
-        for assignment in chosen:
-            for student, found in autograde(assignment).items():
-                problems[(student, assignment)] = found
+    for assignment in chosen:
+        found = autograde(assignment) if verb == "autograde" else {
+            s: check_submission(COURSE_ROOT, assignment, s)
+            for s in submitted_students(COURSE_ROOT, assignment)}
+        problems.update({(student, assignment): p for student, p in found.items()})
     if verb == "feedback":
         for assignment in chosen:
             for problem in feedback(assignment):

@@ -78,13 +78,18 @@ def test_a_known_mistake_loses_that_cells_points_with_a_diagnostic_in_the_feedba
     for message in failures.values():
         assert message.splitlines()[0] in text, "the diagnostic message is not in the feedback"
     assert "HIDDEN TESTS" not in text
+    released = "\n".join(c.source for c in read(course / "release" / assignment /
+                                                f"{assignment}.ipynb").cells)
+    secret_lines = 0
     for test_cell in (c for c in nb.cells if grade_id(c) in failures):
         if "### BEGIN HIDDEN TESTS" not in test_cell.source:
             continue
         hidden = test_cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN")[0]
         for line in filter(None, (l.strip() for l in hidden.splitlines())):
-            if len(line) > 25 and not line.startswith("#"):
+            if len(line) > 25 and not line.startswith("#") and line not in released:
                 assert line not in text, f"hidden test source leaked into feedback: {line}"
+                secret_lines += 1
+    assert secret_lines, "the mistake failed no hidden test, so nothing showed the source stays secret"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

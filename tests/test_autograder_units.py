@@ -1,0 +1,66 @@
+"""Unit tests of the autograder's own pieces (the end-to-end test runs them through nbgrader)."""
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from autograder.batch import Grade, check_submission, format_table
+from autograder.classroom import solve_cells, student_answer
+from autograder.feedback import HIDDEN_NOTE, HideHiddenTests
+
+
+def nbgrader_cell(source, gid, **flags):
+    meta = {"schema_version": 3, "grade_id": gid, "grade": False, "solution": False,
+            "locked": False, **flags}
+    return new_code_cell(source, metadata={"nbgrader": meta})
+
+
+def course_with_submission(tmp_path, files: dict):
+    (tmp_path / "release" / "a1").mkdir(parents=True)
+    nbformat.write(new_notebook(), str(tmp_path / "release" / "a1" / "a1.ipynb"))
+    folder = tmp_path / "submitted" / "s1" / "a1"
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return tmp_path
+
+
+def test_a_good_submission_has_no_problem(tmp_path):
+    course = course_with_submission(tmp_path, {"a1.ipynb": nbformat.writes(new_notebook())})
+    assert check_submission(course, "a1", "s1") == []
+
+
+def test_broken_json_and_renamed_notebooks_are_named(tmp_path):
+    broken = course_with_submission(tmp_path / "b", {"a1.ipynb": '{"cells": [ '})
+    assert "not valid JSON" in check_submission(broken, "a1", "s1")[0]
+    renamed = course_with_submission(tmp_path / "r", {"a1 (copy).ipynb": "{}"})
+    problem = check_submission(renamed, "a1", "s1")[0]
+    assert "a1.ipynb was not submitted" in problem and "a1 (copy).ipynb (renamed?)" in problem
+
+
+def test_feedback_hides_hidden_tests_and_their_tracebacks_only_in_test_cells():
+    test = nbgrader_cell("check(f(1))\n### BEGIN HIDDEN TESTS\ncheck(f(2), secret=42)\n"
+                         "### END HIDDEN TESTS", "test_f", grade=True, points=1)
+    test.outputs = [new_output("error", ename="AssertionError", evalue="f(2): sign flipped",
+                               traceback=["----> 3 check(f(2), secret=42)", "AssertionError: ..."])]
+    answer = nbgrader_cell("def f(x):\n    return -x", "f", solution=True)
+    answer.outputs = [new_output("error", ename="ValueError", evalue="v", traceback=["line 2"])]
+    nb, _ = HideHiddenTests().preprocess(new_notebook(cells=[answer, test]), {})
+    assert "secret" not in nb.cells[1].source and HIDDEN_NOTE in nb.cells[1].source
+    assert nb.cells[1].outputs[0]["traceback"] == ["AssertionError: f(2): sign flipped"]
+    assert nb.cells[0].outputs[0]["traceback"] == ["line 2"]  # the student's own traceback stays
+
+
+def test_solving_fills_answer_cells_without_solution_markers():
+    source = new_notebook(cells=[nbgrader_cell(
+        "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION", "f",
+        solution=True)])
+    release = new_notebook(cells=[nbgrader_cell("def f(x):\n    raise NotImplementedError()",
+                                                "f", solution=True)])
+    assert student_answer(source.cells[0]) == "def f(x):\n    return 2 * x"
+    solved = solve_cells(release, source, replacements={"f": "def f(x):\n    return x"})
+    assert solved.cells[0].source == "def f(x):\n    return x"
+
+
+def test_table_marks_and_lists_every_reported_problem():
+    table = format_table([Grade("ann", "a1", 3, 5), Grade("bo", "a1", 0, 5, ["broken"])])
+    assert "ann" in table and "3 / 5" in table and "0 / 5 !" in table
+    assert "bo / a1: broken" in table
