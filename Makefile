@@ -38,7 +38,7 @@ feedback: $(STAMP)  ## write feedback HTML (hidden tests and their tracebacks le
 	$(VENV)/bin/python -m autograder.batch feedback
 
 lab: $(STAMP)  ## open JupyterLab on the course
-	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR)
+	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks and record their results in bench/results/
 	$(VENV)/bin/python -m bench

@@ -143,6 +143,20 @@ def _broken_json(path, source_nb, assignment):
     path.write_text(text[: len(text) // 2], encoding="utf-8")  # a save cut off half way
 
 
+def crashing_cell(source_nb) -> str:
+    """The answer cell a 'crashes' student breaks: the first one."""
+    return next(grade_id(c) for c in source_nb.cells if is_solution(c))
+
+
+def _crashes_on_import(path, source_nb, assignment):
+    def change(nb):
+        solve_cells(nb, source_nb)
+        cell = next(c for c in nb.cells if grade_id(c) == crashing_cell(source_nb))
+        cell.source = "import a_module_that_is_not_installed\n" + cell.source
+        return nb
+    _rewrite(path, change)
+
+
 def _renamed(path, source_nb, assignment):
     _solution(path, source_nb, assignment)
     path.rename(path.with_name(path.stem + " (copy).ipynb"))
@@ -156,6 +170,8 @@ PERSONAS = [
     Persona("emeka", "another typical mistake", _mistake(1), "loses that function's points"),
     Persona("farah", "a notebook that is broken JSON", _broken_json, "0, reported"),
     Persona("gus", "the solution saved under another name", _renamed, "0, reported"),
+    Persona("hana", "an answer cell that raises ImportError", _crashes_on_import,
+            "loses that cell's points, the rest is graded"),
 ]
 
 

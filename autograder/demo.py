@@ -1,7 +1,7 @@
 """`make demo`: the instructor's whole loop on a simulated class, with the real nbgrader.
 
 generate the release of every notebook -> release it through the exchange (exchange/, git-ignored)
--> seven students fetch it and submit (each with its own id and home under .demo/homes/) ->
+-> eight students fetch it and submit (each with its own id and home under .demo/homes/) ->
 collect -> autograde -> feedback -> export grades.csv -> print student x notebook: score / max.
 
 It works in this repository's course directory (gradebook.db, submitted/, autograded/,

@@ -93,6 +93,17 @@ def test_a_known_mistake_loses_that_cells_points_with_a_diagnostic_in_the_feedba
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_a_cell_that_raises_at_import_loses_only_its_own_points(graded, assignment):
+    course, grades, _ = graded
+    nb = source(course, assignment)
+    broken = classroom.crashing_cell(nb)
+    failures = autograded_failures(course, "hana", assignment)
+    assert set(failures) == {grade_id(t) for t in grading_cells(nb, broken)}
+    assert grades[("hana", assignment)].score == \
+        max_points(nb) - sum(points(t) for t in grading_cells(nb, broken))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 @pytest.mark.parametrize("student, phrase", [("farah", "not valid JSON"), ("gus", "renamed")])
 def test_broken_submissions_score_zero_and_are_reported_with_the_reason(
         graded, assignment, student, phrase):
