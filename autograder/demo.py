@@ -8,6 +8,7 @@ It works in this repository's course directory (gradebook.db, submitted/, autogr
 feedback/), so formgrader shows the same results afterwards; a second run regrades from scratch.
 `make clean` removes all of it.
 """
+import os
 import shutil
 import time
 from pathlib import Path
@@ -22,7 +23,8 @@ COURSE_ID = "gradients"
 def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
              personas=classroom.PERSONAS, log=print) -> list[batch.Grade]:
     """Run the whole loop in `course`; return the grades (also printed through `log`)."""
-    exchange = exchange or course / "exchange"
+    # the exchange nbgrader_config.py uses: COURSE_EXCHANGE, else exchange/ in the course
+    exchange = exchange or Path(os.environ.get("COURSE_EXCHANGE", course / "exchange"))
     homes = course / ".demo" / "homes"
     ids = sorted(p.name for p in (course / "source").iterdir()
                  if (p / f"{p.name}.ipynb").is_file())
