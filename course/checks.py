@@ -29,7 +29,8 @@ _np = SimpleNamespace(**{f: getattr(numpy, f) for f in """abs all any argmax arr
     complexfloating count_nonzero dtype errstate float64 generic isfinite isnan max ndarray typecodes
     unravel_index where""".split()})
 
-__all__ = ["as_array", "check_array", "check_scalar", "check_unchanged", "check_choice", "check_true"]
+__all__ = ["as_array", "check_array", "check_scalar", "check_unchanged", "check_choice", "check_true",
+           "own_work", "check_values"]
 
 _REAL_SCALARS = frozenset([int, float] + [_np.dtype(c).type for c in _np.typecodes["AllInteger"] + "efdg"])
 _LOOSE_RTOL = 1e-4  # tolerance at which a structural diagnosis (transpose, sign, factor) is claimed
@@ -318,3 +319,91 @@ def check_true(condition, message):
     """Raise AssertionError(message) unless `condition` is True: a bool or numpy bool, not just truthy."""
     if not (type(condition) in (bool, _np.bool_) and condition):
         raise AssertionError(message)
+
+
+# --- exercises that must do the work themselves -----------------------------------------------------
+
+_COURSE_DIR = __file__.rsplit("/", 1)[0] + "/"
+
+
+def _library_frame(filename):
+    """The module a frame's file belongs to when it is the course package or a third-party package
+    other than numpy ('course/gradcheck.py', 'scipy/optimize/_numdiff.py'); None for anything else
+    (the student's notebook, the standard library, numpy)."""
+    if filename.startswith(_COURSE_DIR):
+        return "course/" + filename[len(_COURSE_DIR):]
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in filename:
+            inside = filename.split(marker, 1)[1]
+            return None if inside.startswith("numpy/") else inside
+    return None
+
+
+def own_work(f, name):
+    """Wrap a test's function `f` so that it refuses to be called by a library doing the exercise.
+
+    An exercise such as "write a numerical gradient" must not earn its points by handing `f` to
+    course.gradcheck (or any installed package other than numpy). The wrapper looks at the frames
+    between the call and the test that made it (the nearest frame of the test's file): if one of them belongs to the course package or to a
+    third-party package, it raises AssertionError naming that module. Calls from the student's own
+    code, the standard library and numpy pass through to `f` unchanged.
+    """
+    import sys  # only here: the frames are read, never changed
+    # The test's file: IPython runs a cell's statements as separate code objects, all in one file.
+    home = sys._getframe(1).f_code.co_filename
+
+    def guarded(*args, **kwargs):
+        frame, chain = sys._getframe(1), []
+        while frame is not None and frame.f_code.co_filename != home:
+            chain.append(frame.f_code.co_filename)
+            frame = frame.f_back
+        if frame is not None:
+            for filename in chain:
+                where = _library_frame(filename)
+                if where:
+                    raise AssertionError(
+                        f"{name}: the function you were given was called from {where}: this exercise "
+                        "asks you to compute the differences yourself, not to call course.gradcheck "
+                        "or another library that does the work")
+        return f(*args, **kwargs)
+
+    return guarded
+
+
+# --- values judged apart from the shape -------------------------------------------------------------
+
+def check_values(actual, expected, name="result", *, rtol=1e-7, atol=1e-12, factors=None):
+    """Assert the VALUES of `actual` are right, forgiving a layout slip that a separate shape test judges.
+
+    So that one mistake costs one property's points: an array with expected's entries in another
+    layout (the transpose of a 2-D result, extra or missing axes of length 1), a
+    square matrix whose diagonal is the expected vector and whose other entries are 0 (np.diag of the
+    answer), the vector of the diagonal where a diagonal matrix is expected, or a single number equal
+    to the sum of the expected entries (summed over every axis) is judged on its values. Anything
+    else is judged by check_array, shape included.
+    """
+    e = _expected(expected)
+    kw = {"rtol": rtol, "atol": atol, "factors": factors}
+    if e.ndim == 0 or (type(actual) is _np.ndarray and actual.shape == e.shape):
+        return check_array(actual, e, name, **kw)
+    if type(actual) is _np.ndarray and _dtype_problem(actual.dtype, "f") is None:
+        a = _np.array(actual, dtype=_np.float64, copy=True)
+        squeezed = tuple(n for n in a.shape if n != 1) == tuple(n for n in e.shape if n != 1)
+        transposed = a.ndim == 2 and e.ndim == 2 and a.shape == e.shape[::-1]
+        if a.size > 1 and (transposed or squeezed):
+            layout = a.T if transposed else a.reshape(e.shape)
+            return check_array(layout, e, f"{name} (values, whatever the layout)", **kw)
+        if e.ndim == 1 and a.shape == (e.size, e.size):
+            diagonal = _np.array([[e[i] if i == j else 0.0 for j in range(e.size)] for i in range(e.size)])
+            return check_array(a, diagonal, f"{name} (values of the diagonal matrix)", **kw)
+        square = e.ndim == 2 and e.shape[0] == e.shape[1]
+        off_diagonal_zero = square and all(e[i, j] == 0 for i in range(e.shape[0])
+                                           for j in range(e.shape[1]) if i != j)
+        if off_diagonal_zero and a.shape == (e.shape[0],):
+            return check_array(a, _np.array([e[i, i] for i in range(e.shape[0])]),
+                               f"{name} (values of the diagonal)", **kw)
+        if a.size == 1 and e.size > 1:
+            return check_scalar(float(a.reshape(-1)[0]), e.sum(), f"{name} (a single number: the sum)", **kw)
+    if e.size > 1 and _not_a_number(actual, name) is None:
+        return check_scalar(actual, e.sum(), f"{name} (a single number: the sum)", **kw)
+    return check_array(actual, e, name, **kw)

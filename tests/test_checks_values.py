@@ -1,0 +1,43 @@
+"""Unit tests of course.checks.check_values: a layout slip is forgiven (its shape test judges it),
+wrong values are not, whatever the layout."""
+import numpy as np
+import pytest
+
+from course.checks import check_values
+
+RNG = np.random.default_rng(11)
+M = RNG.normal(size=(3, 5))
+V = RNG.normal(size=4)
+
+
+def fails(*args, **kwargs):
+    with pytest.raises(AssertionError) as info:
+        check_values(*args, **kwargs)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("actual, expected", [
+    (M.copy(), M), (M.T.copy(), M), (M.reshape(1, 3, 5).copy(), M),
+    (V.reshape(4, 1).copy(), V), (V.reshape(1, 4).copy(), V), (np.diag(V), V), (V.copy(), np.diag(V)),
+    (float(V.sum()), V), (np.array(V.sum()), V), (np.float64(M.sum()), M),
+])
+def test_right_values_in_another_layout_pass(actual, expected):
+    check_values(actual, expected, "g")
+
+
+def test_wrong_values_fail_in_any_layout_with_the_usual_diagnosis():
+    assert "sign flipped" in fails(-M.T, M, "g")
+    assert "factor 2" in fails(2 * V.reshape(4, 1), V, "g")
+    assert fails(float(V.sum()) + 1.0, V, "g").startswith("g (a single number: the sum): ")
+    off = np.diag(V)
+    off[0, 1] = 1.0
+    assert "not within tolerance" in fails(off, V, "g")
+
+
+def test_other_shapes_and_types_fail_as_check_array_does():
+    assert "has shape (2, 2), expected (4,)" in fails(np.zeros((2, 2)), V, "g")
+    assert "is a list" in fails(list(V), V, "g")
+    assert "returned None" in fails(None, V, "g")
+    assert "integer dtype" in fails(np.ones((3, 5), dtype=int), M, "g")
+    assert "diagonal" not in fails(V[:3].copy(), np.diag(V), "g")
+    assert "has shape (15,), expected (3, 5)" in fails(M.reshape(-1).copy(), M, "g")
