@@ -30,7 +30,7 @@ _np = SimpleNamespace(**{f: getattr(numpy, f) for f in """abs all any argmax arr
     unravel_index where""".split()})
 
 __all__ = ["as_array", "check_array", "check_scalar", "check_unchanged", "check_choice", "check_true",
-           "own_work", "check_values"]
+           "own_work", "check_values", "argument_spy"]
 
 _REAL_SCALARS = frozenset([int, float] + [_np.dtype(c).type for c in _np.typecodes["AllInteger"] + "efdg"])
 _LOOSE_RTOL = 1e-4  # tolerance at which a structural diagnosis (transpose, sign, factor) is claimed
@@ -407,3 +407,39 @@ def check_values(actual, expected, name="result", *, rtol=1e-7, atol=1e-12, fact
     if e.size > 1 and _not_a_number(actual, name) is None:
         return check_scalar(actual, e.sum(), f"{name} (a single number: the sum)", **kw)
     return check_array(actual, e, name, **kw)
+
+
+# --- what a function passed to the student's code is called with --------------------------------------
+
+def argument_spy(f, expected, wrong, name, *, forgive=False):
+    """A stand-in for `f` (a function a test passes to the student's code) that watches its argument.
+
+    expected: (description, array), the argument f should get, e.g. ("z = Wx + b", z).
+    wrong: {description: array}, arguments that are a known mistake, e.g. {"h = f(z)": h}.
+    A call whose argument equals one of `wrong` (same shape, same values) raises AssertionError
+    "<name>: the function was called on <wrong description> ...", unless forgive=True: then it returns
+    f(expected array), so that a test of another property (a shape, an input left unchanged) can judge
+    that property alone. Every other call is passed to f unchanged.
+    """
+    label, target = expected
+    target = _np.array(target, dtype=_np.float64, copy=True)
+    mistakes = [(str(d), _np.array(a, dtype=_np.float64, copy=True)) for d, a in wrong.items()]
+
+    def same(v, a):
+        return v.shape == a.shape and bool(_np.all(_np.abs(v - a) <= 1e-12 + 1e-9 * _np.abs(a)))
+
+    def spy(v, *args, **kwargs):
+        try:
+            seen = _np.array(v, dtype=_np.float64)
+        except (TypeError, ValueError):
+            return f(v, *args, **kwargs)
+        if not same(seen, target):
+            for description, a in mistakes:
+                if same(seen, a):
+                    if forgive:
+                        return f(target.copy(), *args, **kwargs)
+                    raise AssertionError(f"{name}: the derivative was evaluated at {description}; "
+                                         f"evaluate it at {label}")
+        return f(v, *args, **kwargs)
+
+    return spy

@@ -41,3 +41,29 @@ def test_other_shapes_and_types_fail_as_check_array_does():
     assert "integer dtype" in fails(np.ones((3, 5), dtype=int), M, "g")
     assert "diagonal" not in fails(V[:3].copy(), np.diag(V), "g")
     assert "has shape (15,), expected (3, 5)" in fails(M.reshape(-1).copy(), M, "g")
+
+
+# ---------------------------------------------------------------- argument_spy
+from course.checks import argument_spy  # noqa: E402
+
+Z, H, X = np.array([0.5, -1.0, 2.0]), np.tanh(np.array([0.5, -1.0, 2.0])), np.array([1.0, 2.0])
+
+
+def test_spy_passes_the_expected_argument_and_unknown_ones_through():
+    spy = argument_spy(lambda v: 2 * v, ("z", Z), {"h": H, "x": X}, "g")
+    np.testing.assert_array_equal(spy(Z.copy()), 2 * Z)
+    assert spy(3.0) == 6.0 and spy(Z[0]) == 1.0  # element by element, as a loop does
+
+
+def test_spy_names_a_wrong_argument():
+    spy = argument_spy(lambda v: 2 * v, ("z = Wx + b", Z), {"h = f(z)": H, "x": X}, "grad_b(cache, fprime)")
+    with pytest.raises(AssertionError, match=r"^grad_b\(cache, fprime\): the derivative was evaluated at "
+                                             r"h = f\(z\); evaluate it at z = Wx \+ b$"):
+        spy(H.copy())
+    with pytest.raises(AssertionError, match="evaluated at x"):
+        spy(X)
+
+
+def test_spy_that_forgives_returns_the_value_at_the_expected_argument():
+    spy = argument_spy(lambda v: 2 * v, ("z", Z), {"x": X}, "g", forgive=True)
+    np.testing.assert_array_equal(spy(X), 2 * Z)
