@@ -24,16 +24,16 @@ _QUANTITIES = [
     ("forward", "h = f(z)", lambda n, m: (m,), "activation"),
     ("forward", "u", lambda n, m: (m,), "output weights"),
     ("forward", "s = uᵀh", lambda n, m: (), "score (a number)"),
-    ("Jacobian", "∂s/∂h = uᵀ", lambda n, m: (1, m), "1 output, m inputs"),
+    ("Jacobian", "∂s/∂h", lambda n, m: (1, m), "1 output, m inputs"),
     ("Jacobian", "∂h/∂z = diag(f'(z))", lambda n, m: (m, m), "m outputs, m inputs"),
-    ("Jacobian", "∂z/∂x = W", lambda n, m: (m, n), "m outputs, n inputs"),
+    ("Jacobian", "∂z/∂x", lambda n, m: (m, n), "m outputs, n inputs"),
     ("Jacobian", "∂z/∂b = I", lambda n, m: (m, m), "m outputs, m inputs"),
     ("Jacobian", "∂s/∂W, Jacobian form", lambda n, m: (1, m * n), "1 output, m·n inputs"),
     ("gradient", "δ = u ⊙ f'(z)", lambda n, m: (m,), "error signal at z"),
     ("gradient", "∂s/∂b = δ", lambda n, m: (m,), "shape of b"),
     ("gradient", "∂s/∂W = δ xᵀ", lambda n, m: (m, n), "shape of W"),
-    ("gradient", "∂s/∂x = Wᵀδ", lambda n, m: (n,), "shape of x"),
-    ("gradient", "∂s/∂u = h", lambda n, m: (m,), "shape of u"),
+    ("gradient", "∂s/∂x", lambda n, m: (n,), "shape of x"),
+    ("gradient", "∂s/∂u", lambda n, m: (m,), "shape of u"),
 ]
 _COLOURS = {"forward": BLUE, "Jacobian": PURPLE, "gradient": GREEN}
 
@@ -86,7 +86,7 @@ def plot_shapes(n, m, *, max_cells=12):
                       "gradient": "gradients (shape convention: the shape of the parameter)"}[group],
                      loc="left", fontsize=10, color=_COLOURS[group])
     fig.suptitle(f"s = uᵀ f(Wx + b) with n = {n} inputs and m = {m} hidden units:  "
-                 f"∂s/∂x = ∂s/∂h · ∂h/∂z · ∂z/∂x = (1×{m})(({m}×{m}))({m}×{n}) = (1×{n})", fontsize=10.5)
+                 f"∂s/∂x = ∂s/∂h · ∂h/∂z · ∂z/∂x = (1×{m})({m}×{m})({m}×{n}) = (1×{n})", fontsize=10.5)
     fig.tight_layout()
     return fig
 

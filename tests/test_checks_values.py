@@ -67,3 +67,12 @@ def test_spy_names_a_wrong_argument():
 def test_spy_that_forgives_returns_the_value_at_the_expected_argument():
     spy = argument_spy(lambda v: 2 * v, ("z", Z), {"x": X}, "g", forgive=True)
     np.testing.assert_array_equal(spy(X), 2 * Z)
+
+
+def test_spy_recognises_a_single_entry_of_a_wrong_array_as_a_loop_passes_it():
+    spy = argument_spy(lambda v: 2 * v, ("z", Z), {"h = f(z)": H}, "g")
+    assert spy(Z[1]) == 2 * Z[1]
+    with pytest.raises(AssertionError, match="evaluated at h = f\\(z\\)"):
+        spy(H[2])
+    forgiving = argument_spy(lambda v: 2 * v, ("z", Z), {"h = f(z)": H}, "g", forgive=True)
+    assert forgiving(H[2]) == 2 * Z[2]
