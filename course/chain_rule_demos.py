@@ -8,6 +8,7 @@ Shapes only: nothing here computes a value, let alone an exercise's answer.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.collections import PatchCollection
 from matplotlib.patches import Rectangle
 
 from course.plots import BLUE, GREEN, ORANGE, PURPLE
@@ -66,18 +67,18 @@ def plot_shapes(n, m, *, max_cells=12):
         items = [r for r in rows if r[0] == group]
         x0 = 0.0
         tallest = 1
+        cells = []
         for _, name, shape, what in items:
             r, c = _grid(shape)
             dr, dc = min(r, max_cells), min(c, max_cells)
             tallest = max(tallest, dr)
-            for i in range(dr):
-                for j in range(dc):
-                    ax.add_patch(Rectangle((x0 + j, -i - 1), 0.9, 0.9, color=_COLOURS[group], alpha=0.75))
+            cells += [Rectangle((x0 + j, -i - 1), 0.9, 0.9) for i in range(dr) for j in range(dc)]
             if (dr, dc) != (r, c):
                 ax.text(x0 + dc / 2, -dr - 0.2, "…", ha="center", va="top", fontsize=12, color=ORANGE)
             label = f"{name}\nshape {shape}" + ("" if shape else " (a number)")
             ax.text(x0 + dc / 2, 0.5, label, ha="center", va="bottom", fontsize=8.5)
             x0 += max(dc, 4.5) + 1.5
+        ax.add_collection(PatchCollection(cells, facecolor=_COLOURS[group], alpha=0.75, edgecolor="none"))
         ax.set_xlim(-0.5, x0)
         ax.set_ylim(-min(tallest, max_cells) - 1.2, 2.6)
         ax.set_aspect("equal")
