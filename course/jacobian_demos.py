@@ -74,6 +74,7 @@ def jacobian_explorer(jacobians, *, n=5, n_range=(2, 10)):
     }
 
     def draw(label, size):
+        print(f"{label}, input size n = {size}")  # so the output changes even while a note is shown
         _, ax = plt.subplots(figsize=(5.2, 4.4))
         plot_jacobian(jacobians[label](size), ax=ax, title=label)
         return ax
