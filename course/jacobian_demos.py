@@ -15,14 +15,14 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course.plots import BLUE, GREY, ORANGE, run_demo
+from course.plots import BLUE, GREEN, GREY, ORANGE, PURPLE, RED, run_demo
 from course.widgets import slider, slider_demo
 
 __all__ = ["plot_jacobian", "jacobian_gallery", "jacobian_explorer", "plot_activation",
            "activation_gallery", "activation_explorer"]
 
 
-def plot_jacobian(J, *, ax=None, title="Jacobian", annotate=None):
+def plot_jacobian(J, *, ax=None, title="Jacobian", annotate=None, colorbar=True):
     """Heatmap of a Jacobian J of shape (m, n): blue negative, red positive, white 0.
 
     Entries are written in the cells when there are at most 64 of them (or when annotate=True).
@@ -44,7 +44,8 @@ def plot_jacobian(J, *, ax=None, title="Jacobian", annotate=None):
     ax.set_ylabel(f"output i (m = {m})")
     ax.set_title(f"{title}\nshape {J.shape}", fontsize=10)
     ax.grid(False)
-    plt.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    if colorbar:
+        plt.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return ax
 
 
@@ -55,8 +56,8 @@ def jacobian_gallery(jacobians, n=6):
         matrices = [(label, make(n)) for label, make in jacobians.items()]
         fig, axes = plt.subplots(1, len(matrices), figsize=(4.3 * len(matrices), 3.9), squeeze=False)
         for ax, (label, J) in zip(axes.flat, matrices):
-            plot_jacobian(J, ax=ax, title=label)
-        fig.suptitle(f"Jacobians for an input of size n = {n}")
+            plot_jacobian(J, ax=ax, title=label, annotate=False, colorbar=False)
+        fig.suptitle(f"Jacobians for an input of size n = {n} (red positive, blue negative, white 0)")
         fig.tight_layout()
         return fig
 
@@ -89,7 +90,7 @@ def plot_activation(name, f, fprime, *, axes=None, xlim=(-4.0, 4.0)):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
     left, right = axes
-    xs = np.linspace(*xlim, 801)
+    xs = np.linspace(*xlim, 401)
     ys = np.asarray(f(xs), dtype=float)
     left.plot(xs, ys, color=BLUE)
     left.set_title(f"{name}(x)")
@@ -106,17 +107,29 @@ def plot_activation(name, f, fprime, *, axes=None, xlim=(-4.0, 4.0)):
 
 
 def activation_gallery(activations, xlim=(-4.0, 4.0)):
-    """Every activation (name -> (f, fprime)) in one figure, a row each: the still picture of
-    ``activation_explorer``. A derivative not written yet leaves a note instead of its row."""
+    """Every activation (name -> (f, fprime)) in one figure: the functions on the left, their
+    derivatives on the right with the measured slope of each function dashed over them. The still
+    picture of ``activation_explorer``; a derivative not written yet is left out with a note."""
     rows = []
     for name, (f, fprime) in activations.items():
         if run_demo(lambda: fprime(np.linspace(-1.0, 1.0, 3))) is not None:
             rows.append((name, f, fprime))
     if not rows:
         return None
-    fig, axes = plt.subplots(len(rows), 2, figsize=(9.5, 2.9 * len(rows)), squeeze=False)
-    for (name, f, fprime), pair in zip(rows, axes):
-        plot_activation(name, f, fprime, axes=pair, xlim=xlim)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.0))
+    xs = np.linspace(*xlim, 401)
+    for (name, f, fprime), colour in zip(rows, [BLUE, ORANGE, GREEN, PURPLE, RED]):
+        ys = np.asarray(f(xs), dtype=float)
+        left.plot(xs, ys, color=colour, label=name)
+        right.plot(xs, np.asarray(fprime(xs), dtype=float), color=colour, label=f"your {name}'")
+        right.plot(xs, np.gradient(ys, xs), color=GREY, lw=1.0, ls="--")
+    right.plot([], [], color=GREY, lw=1.0, ls="--", label="measured slopes")
+    left.set_title("activations f(x)")
+    right.set_title("their derivatives f'(x)")
+    for ax, label in ((left, "f(x)"), (right, "f'(x)")):
+        ax.set_xlabel("x")
+        ax.set_ylabel(label)
+        ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -70,6 +70,7 @@ def test_activation_gallery_leaves_out_unwritten_derivatives(capsys):
     fig = jacobian_demos.activation_gallery({"tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
                                              "relu": (lambda z: np.maximum(z, 0), unwritten)})
     assert len(fig.axes) == 2 and "not shown yet" in capsys.readouterr().out
+    assert [line.get_label() for line in fig.axes[0].lines] == ["tanh"]
     plt.close(fig)
 
 
