@@ -6,6 +6,7 @@ entity F1). The baseline is not an exercise: it is the yardstick the model must 
 """
 from __future__ import annotations
 
+import html
 from collections import Counter, defaultdict
 
 import ipywidgets as W
@@ -13,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from course import plots
-from course.plots import run_demo
+from course.plots import missing_code_note
 
 __all__ = ["tag_counts", "most_frequent_tag_baseline", "unseen_name_sentences", "plot_training",
            "confusion_counts", "plot_confusion", "format_tagged", "plot_tagged_sentences",
@@ -135,25 +136,34 @@ def plot_tagged_sentences(tagger, sentences, *, title="What the tagger says"):
     return fig
 
 
+def _tagger_table(tagger, words) -> str:
+    """The text the explorer shows for `words`: the table, or a note and the words if the tagger fails."""
+    if not words:
+        return "(type a sentence above)"
+    try:
+        tags, probs = tagger(words)
+    except Exception as exc:  # noqa: BLE001  (a demo explains, it never fails)
+        if isinstance(exc, NotImplementedError) and str(exc):
+            note = f"(no tags yet) {exc}"
+        else:
+            note = missing_code_note(exc) or f"(tagger stopped) {type(exc).__name__}: {exc}"
+        return note + "\nwords: " + " | ".join(words)
+    return format_tagged(words, list(tags), list(probs))
+
+
 def tag_explorer(tagger, *, value="Jordan said the talks in Jordan went well ."):
     """A text box: type a sentence (words separated by spaces) and see each word's tag and its
-    probability, updated as you type. tagger(words) -> (tags, probabilities)."""
+    probability, updated as you type. tagger(words) -> (tags, probabilities).
+
+    Returns a VBox (caption, text box, HTML output); the output is widget state, so it also updates
+    in a browser without a kernel round-trip to an Output area."""
     box = W.Text(value=value, description="sentence:", continuous_update=True,
                  layout=W.Layout(width="650px"), style={"description_width": "80px"})
-    out = W.Output(layout=W.Layout(min_height="120px"))
+    shown = W.HTML(layout=W.Layout(min_height="120px"))
 
     def show(_=None):
-        with out:
-            out.clear_output(wait=True)
-            words = box.value.split()
-            if not words:
-                print("(type a sentence above)")
-                return
-            result = run_demo(tagger, words)
-            if result is not None:
-                tags, probs = result
-                print(format_tagged(words, tags, probs))
+        shown.value = "<pre>" + html.escape(_tagger_table(tagger, box.value.split())) + "</pre>"
 
     box.observe(show, names="value")
     show()
-    return W.VBox([W.HTML("<b>Type a sentence; every word gets a tag and its probability.</b>"), box, out])
+    return W.VBox([W.HTML("<b>Type a sentence; every word gets a tag and its probability.</b>"), box, shown])

@@ -1,0 +1,96 @@
+"""Speed of the window tagger (autograder.window_tagger): one training epoch vs the matrix-multiply floor.
+
+    python -m bench.ner [--tokens 200000]
+
+Generates a corpus of at least `--tokens` tokens with course.ner_corpus, trains one epoch with the
+model's defaults (window 2, 50-d word vectors, 5-d case vectors, 300 ReLU units, dropout 0.5, Adam,
+batches of 128) and reports tokens per second. The floor is the time of the dense matrix products
+alone that one epoch must do, with the same sizes and batches, on random matrices:
+forward x @ W1 and h @ W2, backward dS @ W2^T, h^T @ dS, x^T @ dZ and dZ @ W1^T.
+The ratio epoch / floor says how much time goes elsewhere (embedding look-up and scatter-add,
+dropout masks, softmax, Adam, Python per batch).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from autograder.window_tagger import CASES, Config, Vocab, WindowTagger
+from course.ner_corpus import generate
+
+
+def corpus(min_tokens: int, seed: int = 7):
+    """Generated sentences, as (words, tags), with at least `min_tokens` tokens."""
+    sentences, n = [], 0
+    while n < min_tokens:
+        batch, _ = generate(2000, seed + len(sentences))
+        batch = [([w for w, _ in s], [t for _, t in s]) for s in batch]
+        sentences += batch
+        n += sum(len(w) for w, _ in batch)
+    return sentences
+
+
+def matmul_floor(n_tokens: int, cfg: Config, n_tags: int, repeat: int = 3) -> float:
+    """Seconds of the six matrix products of one epoch (best of `repeat`), batches of cfg.batch_size."""
+    rng = np.random.default_rng(0)
+    k = 2 * cfg.window + 1
+    d_in, b = k * (cfg.word_dim + cfg.case_dim), cfg.batch_size
+    x, W1 = rng.normal(size=(b, d_in)), rng.normal(size=(d_in, cfg.hidden))
+    W2, h = rng.normal(size=(cfg.hidden, n_tags)), rng.normal(size=(b, cfg.hidden))
+    dS, dZ = rng.normal(size=(b, n_tags)), rng.normal(size=(b, cfg.hidden))
+    batches = -(-n_tokens // b)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(batches):
+            x @ W1, h @ W2, dS @ W2.T, h.T @ dS, x.T @ dZ, dZ @ W1.T
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure(min_tokens: int = 200_000, cfg: Config = Config()) -> dict:
+    sentences = corpus(min_tokens)
+    vocab = Vocab.build(sentences, cfg.min_count)
+    model = WindowTagger(vocab, cfg)
+    data = model.encode(sentences)
+    n_tokens = int((data[2] >= 0).sum())
+    start = time.perf_counter()
+    model.train_epoch(data)
+    epoch = time.perf_counter() - start
+    floor = matmul_floor(n_tokens, cfg, len(vocab.tags))
+    return {"tokens": n_tokens, "epoch_seconds": epoch, "tokens_per_second": n_tokens / epoch,
+            "floor_seconds": floor, "ratio": epoch / floor, "vocabulary": len(vocab.words),
+            "cases": len(CASES), "config": cfg}
+
+
+def section(result: dict) -> list[str]:
+    """Markdown lines for bench/results.md."""
+    c = result["config"]
+    return [
+        "",
+        "## Window NER tagger (04_window_ner, autograder.window_tagger)",
+        "",
+        f"One training epoch on a generated corpus of {result['tokens']:,} tokens (vocabulary "
+        f"{result['vocabulary']:,}; window {c.window}, {c.word_dim}-d words + {c.case_dim}-d case, "
+        f"{c.hidden} ReLU units, dropout {c.dropout}, Adam, batches of {c.batch_size}).",
+        "",
+        "| what | seconds | tokens/s |",
+        "|---|---|---|",
+        f"| one epoch | {result['epoch_seconds']:.2f} | {result['tokens_per_second']:,.0f} |",
+        f"| matrix products only (the floor) | {result['floor_seconds']:.2f} | "
+        f"{result['tokens'] / result['floor_seconds']:,.0f} |",
+        f"| ratio epoch / floor | {result['ratio']:.2f} | |",
+    ]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="one epoch of the window tagger vs the matmul floor")
+    parser.add_argument("--tokens", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    print("\n".join(section(measure(args.tokens))))
+
+
+if __name__ == "__main__":
+    main()
