@@ -1,6 +1,6 @@
 """Train the course's window model on a real CoNLL-2003-format directory and report dev scores.
 
-    python -m autograder.ner_real --data DIR --report FILE.json [--epochs 8] [--minutes 10]
+    python -m autograder.ner_real --data DIR --report FILE.json [--epochs 10] [--minutes 10]
 
 DIR holds a train and a dev file under any usual name (train.conll / dev.conll, eng.train /
 eng.testa, ...; see course.conll.SPLIT_FILES), 2 or 4 columns, IOB1, BIO or IO tags. Training runs
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="folder with the train and dev files")
     parser.add_argument("--report", required=True, help="JSON file to write")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--minutes", type=float, default=10.0, help="stop after the epoch that passes it")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden", type=int, default=Config.hidden)
