@@ -50,6 +50,33 @@ def matmul_floor(n_tokens: int, cfg: Config, n_tags: int, repeat: int = 3) -> fl
     return best
 
 
+def breakdown(model: WindowTagger, data, n_batches: int = 300) -> dict:
+    """Seconds per stage over `n_batches` training batches: where the time outside the floor goes."""
+    word_win, case_win, tag_ids, _ = data
+    rng = np.random.default_rng(1)
+    size = model.cfg.batch_size
+    stages = dict.fromkeys(["embedding look-up", "forward (all)", "backward (all)",
+                            "scatter-add of word gradients", "Adam"], 0.0)
+    for _ in range(n_batches):
+        rows = rng.integers(0, tag_ids.shape[0], size=size)
+        t0 = time.perf_counter()
+        model._inputs(word_win[rows], case_win[rows])
+        t1 = time.perf_counter()
+        probs, cache = model.forward(word_win[rows], case_win[rows], train=True)
+        t2 = time.perf_counter()
+        _, grads = model.backward(probs, tag_ids[rows], cache)
+        t3 = time.perf_counter()
+        dx = rng.normal(size=(size, word_win.shape[1], model.cfg.word_dim))
+        r, inverse = np.unique(word_win[rows], return_inverse=True)
+        np.add.at(np.zeros((r.shape[0], model.cfg.word_dim)), inverse.reshape(-1), dx.reshape(-1, model.cfg.word_dim))
+        t4 = time.perf_counter()
+        model.adam_step(grads)
+        t5 = time.perf_counter()
+        for key, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+            stages[key] += dt
+    return stages
+
+
 def measure(min_tokens: int = 200_000, cfg: Config = Config()) -> dict:
     sentences = corpus(min_tokens)
     vocab = Vocab.build(sentences, cfg.min_count)
@@ -60,7 +87,9 @@ def measure(min_tokens: int = 200_000, cfg: Config = Config()) -> dict:
     model.train_epoch(data)
     epoch = time.perf_counter() - start
     floor = matmul_floor(n_tokens, cfg, len(vocab.tags))
-    return {"tokens": n_tokens, "epoch_seconds": epoch, "tokens_per_second": n_tokens / epoch,
+    stages = breakdown(model, data)
+    return {"stages": stages, "stage_batches": 300, "floor_per_batch": floor / -(-n_tokens // cfg.batch_size),
+            "tokens": n_tokens, "epoch_seconds": epoch, "tokens_per_second": n_tokens / epoch,
             "floor_seconds": floor, "ratio": epoch / floor, "vocabulary": len(vocab.words),
             "cases": len(CASES), "config": cfg}
 
@@ -82,6 +111,14 @@ def section(result: dict) -> list[str]:
         f"| matrix products only (the floor) | {result['floor_seconds']:.2f} | "
         f"{result['tokens'] / result['floor_seconds']:,.0f} |",
         f"| ratio epoch / floor | {result['ratio']:.2f} | |",
+        "",
+        f"Where a batch's time goes ({result['stage_batches']} batches timed stage by stage; forward and "
+        "backward include their matrix products; the floor's share per batch for comparison):",
+        "",
+        "| stage | ms per batch |",
+        "|---|---|",
+        *[f"| {k} | {1000 * v / result['stage_batches']:.2f} |" for k, v in result["stages"].items()],
+        f"| (floor: the six matrix products) | {1000 * result['floor_per_batch']:.2f} |",
     ]
 
 
