@@ -129,7 +129,7 @@ def plot_tagged_sentences(tagger, sentences, *, title="What the tagger says"):
             colour = TYPE_COLOURS.get(_kind(t), "black")
             ax.text(x, -row, w, color=colour, fontsize=11, fontweight="bold" if t != "O" else "normal")
             ax.text(x, -row - 0.38, f"{t} {p:.2f}", color=colour, fontsize=7)
-            x += max(len(w), len(t) + 5) * 0.0105 + 0.012
+            x += max(len(w) * 0.0125, (len(t) + 5) * 0.0075) + 0.015
     handles = [plt.Line2D([], [], color=c, lw=6, label=k) for k, c in TYPE_COLOURS.items()]
     ax.legend(handles=handles, loc="upper right", ncols=4, fontsize=8, frameon=False)
     ax.set_title(title)
