@@ -7,6 +7,7 @@ model's defaults (window 2, 50-d word vectors, 5-d case vectors, 300 ReLU units,
 batches of 128) and reports tokens per second. The floor is the time of the dense matrix products
 alone that one epoch must do, with the same sizes and batches, on random matrices:
 forward x @ W1 and h @ W2, backward dS @ W2^T, h^T @ dS, x^T @ dZ and dZ @ W1^T.
+Wall and CPU times are both reported: on a loaded machine the wall-time ratio is noise.
 The ratio epoch / floor says how much time goes elsewhere (embedding look-up and scatter-add,
 dropout masks, softmax, Adam, Python per batch).
 """
@@ -32,8 +33,9 @@ def corpus(min_tokens: int, seed: int = 7):
     return sentences
 
 
-def matmul_floor(n_tokens: int, cfg: Config, n_tags: int, repeat: int = 3) -> float:
-    """Seconds of the six matrix products of one epoch (best of `repeat`), batches of cfg.batch_size."""
+def matmul_floor(n_tokens: int, cfg: Config, n_tags: int, repeat: int = 3) -> tuple[float, float]:
+    """(wall, CPU) seconds of the six matrix products of one epoch (the run with the best wall time of
+    `repeat`), in batches of cfg.batch_size."""
     rng = np.random.default_rng(0)
     k = 2 * cfg.window + 1
     d_in, b = k * (cfg.word_dim + cfg.case_dim), cfg.batch_size
@@ -41,12 +43,12 @@ def matmul_floor(n_tokens: int, cfg: Config, n_tags: int, repeat: int = 3) -> fl
     W2, h = rng.normal(size=(cfg.hidden, n_tags)), rng.normal(size=(b, cfg.hidden))
     dS, dZ = rng.normal(size=(b, n_tags)), rng.normal(size=(b, cfg.hidden))
     batches = -(-n_tokens // b)
-    best = float("inf")
+    best = (float("inf"), float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(batches):
             x @ W1, h @ W2, dS @ W2.T, h.T @ dS, x.T @ dZ, dZ @ W1.T
-        best = min(best, time.perf_counter() - start)
+        best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
     return best
 
 
@@ -83,14 +85,14 @@ def measure(min_tokens: int = 200_000, cfg: Config = Config()) -> dict:
     model = WindowTagger(vocab, cfg)
     data = model.encode(sentences)
     n_tokens = int((data[2] >= 0).sum())
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model.train_epoch(data)
-    epoch = time.perf_counter() - start
-    floor = matmul_floor(n_tokens, cfg, len(vocab.tags))
+    epoch, epoch_cpu = time.perf_counter() - start, time.process_time() - cpu
+    floor, floor_cpu = matmul_floor(n_tokens, cfg, len(vocab.tags))
     stages = breakdown(model, data)
     return {"stages": stages, "stage_batches": 300, "floor_per_batch": floor / -(-n_tokens // cfg.batch_size),
             "tokens": n_tokens, "epoch_seconds": epoch, "tokens_per_second": n_tokens / epoch,
-            "floor_seconds": floor, "ratio": epoch / floor, "vocabulary": len(vocab.words),
+            "floor_seconds": floor, "ratio": epoch / floor, "epoch_cpu": epoch_cpu, "floor_cpu": floor_cpu, "vocabulary": len(vocab.words),
             "cases": len(CASES), "config": cfg}
 
 
@@ -111,6 +113,10 @@ def section(result: dict) -> list[str]:
         f"| matrix products only (the floor) | {result['floor_seconds']:.2f} | "
         f"{result['tokens'] / result['floor_seconds']:,.0f} |",
         f"| ratio epoch / floor | {result['ratio']:.2f} | |",
+        "",
+        f"CPU time (both threads; less sensitive to other load on the machine than wall time): epoch "
+        f"{result['epoch_cpu']:.2f} s, floor {result['floor_cpu']:.2f} s, ratio "
+        f"{result['epoch_cpu'] / result['floor_cpu']:.2f}.",
         "",
         f"Where a batch's time goes ({result['stage_batches']} batches timed stage by stage; forward and "
         "backward include their matrix products; the floor's share per batch for comparison):",
