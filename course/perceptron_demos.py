@@ -13,7 +13,7 @@ import numpy as np
 
 from course import plots, widgets
 
-__all__ = ["GATE_INPUTS", "TRUTH_TABLES", "plot_decision_line", "plot_gate_lines",
+__all__ = ["GATE_INPUTS", "TRUTH_TABLES", "init_xor_params", "plot_decision_line", "plot_gate_lines",
            "decision_line_explorer", "plot_decision_regions", "plot_final_losses"]
 
 # The four inputs (x1, x2) of a two-input gate, one per row, and each gate's outputs in that order.
@@ -23,9 +23,18 @@ TRUTH_TABLES = {"AND": np.array([0, 0, 0, 1]), "OR": np.array([0, 1, 1, 1]),
 _LIM = (-0.6, 1.6)
 
 
+def init_xor_params(seed, hidden=2, inputs=2):
+    """The starting parameters of an inputs-hidden-1 network, the same for the same seed:
+    {"W1": (inputs, hidden), "b1": (hidden,), "W2": (hidden, 1), "b2": (1,)}, weights drawn from the
+    standard normal distribution with numpy.random.default_rng(seed), biases 0. float64 arrays."""
+    rng = np.random.default_rng(seed)
+    return {"W1": rng.normal(0.0, 1.0, (inputs, hidden)), "b1": np.zeros(hidden),
+            "W2": rng.normal(0.0, 1.0, (hidden, 1)), "b2": np.zeros(1)}
+
+
 def _points(ax, targets, X=GATE_INPUTS):
     """Targets 1 as filled circles, 0 as open ones."""
-    targets = np.asarray(targets)
+    targets, X = np.asarray(targets), np.asarray(X)
     ones, zeros = X[targets == 1], X[targets == 0]
     ax.scatter(ones[:, 0], ones[:, 1], s=110, color=plots.RED, edgecolor="black", zorder=5,
                label="target 1")
@@ -33,13 +42,15 @@ def _points(ax, targets, X=GATE_INPUTS):
                zorder=5, label="target 0")
 
 
-def plot_decision_line(w1, w2, b, targets, *, ax=None, title=None, legend=True):
-    """The line w1 x1 + w2 x2 + b = 0 over the four gate inputs, the side where it is > 0 (where a
-    perceptron outputs 1) shaded, and how many of the four points land on their target's side."""
+def plot_decision_line(w1, w2, b, targets, *, X=GATE_INPUTS, ax=None, title=None, legend=True,
+                       lim=_LIM):
+    """The line w1 x1 + w2 x2 + b = 0 over the points X (N, 2) (default: the four gate inputs),
+    the side where it is > 0 (where a perceptron outputs 1) shaded, and how many points land on
+    their target's side (targets: N zeros and ones)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(4.8, 4.6))
-    targets = np.asarray(targets)
-    xs = np.linspace(*_LIM, 200)
+    targets, X = np.asarray(targets), np.asarray(X)
+    xs = np.linspace(*lim, 200)
     X1, X2 = np.meshgrid(xs, xs)
     ax.contourf(X1, X2, (w1 * X1 + w2 * X2 + b > 0).astype(float), levels=[-0.5, 0.5, 1.5],
                 colors=["white", "#f6d5c8"], alpha=0.9)
@@ -47,15 +58,15 @@ def plot_decision_line(w1, w2, b, targets, *, ax=None, title=None, legend=True):
         ax.plot(xs, -(w1 * xs + b) / w2, color=plots.BLUE, label="w1 x1 + w2 x2 + b = 0")
     elif abs(w1) > 1e-12:
         ax.axvline(-b / w1, color=plots.BLUE, label="w1 x1 + w2 x2 + b = 0")
-    _points(ax, targets)
-    outputs = (GATE_INPUTS @ np.array([w1, w2]) + b > 0).astype(int)
+    _points(ax, targets, X)
+    outputs = (X @ np.array([w1, w2]) + b > 0).astype(int)
     right = int(np.sum(outputs == targets))
-    ax.set_xlim(*_LIM)
-    ax.set_ylim(*_LIM)
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
     ax.set_aspect("equal")
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
-    ax.set_title(title or f"w = ({w1:.2f}, {w2:.2f}), b = {b:.2f}: {right}/4 points right")
+    ax.set_title(title or f"w = ({w1:.2f}, {w2:.2f}), b = {b:.2f}: {right}/{len(X)} points right")
     if legend:
         ax.legend(loc="upper right", fontsize=7.5, framealpha=0.9)
     return ax
