@@ -160,22 +160,23 @@ def decision_region_explorer(make_net, update, X, y, *, hidden_sizes=(1, 50), hi
 
 # --- initialisation --------------------------------------------------------------------------------
 
-def plot_activation_histograms(activations, *, title="", bins=40, value_range=None, axes=None):
-    """One histogram per layer: activations is a list of arrays (the outputs of layer 1, 2, ...)."""
-    n = len(activations)
-    if axes is None:
-        fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.6), sharey=True)
-    axes = np.atleast_1d(axes)
-    for i, (ax, a) in enumerate(zip(axes, activations)):
+def plot_activation_histograms(activations, *, ax=None, title="", bins=40, value_range=None):
+    """The histograms of several layers' outputs in one panel, one outline per layer (lighter = deeper).
+
+    activations: a list of arrays (the outputs of layer 1, 2, ...); the legend gives each layer's
+    standard deviation. One panel per initialisation keeps a comparison readable (and fast to draw).
+    """
+    ax = ax if ax is not None else plt.subplots(figsize=(5, 3.2))[1]
+    shades = plt.cm.Blues(np.linspace(1.0, 0.35, max(len(activations), 2)))
+    for i, a in enumerate(activations):
         values = np.asarray(a, dtype=float).ravel()
-        ax.hist(values, bins=bins, range=value_range, color=BLUE)
-        ax.set_title(f"layer {i + 1}\nstd {values.std():.2g}", fontsize=9)
-        ax.set_xlabel("activation")
-        if i == 0:
-            ax.set_ylabel("count")
-    if title:
-        axes[0].figure.suptitle(title, y=1.04)
-    return axes
+        ax.hist(values, bins=bins, range=value_range, histtype="step", linewidth=1.6, color=shades[i],
+                density=True, label=f"layer {i + 1} (std {values.std():.2g})")
+    ax.set_xlabel("activation")
+    ax.set_ylabel("density")
+    ax.set_title(title or "activations by layer")
+    ax.legend(fontsize=7)
+    return ax
 
 
 # --- optimisers on a 2-D valley --------------------------------------------------------------------
@@ -217,7 +218,7 @@ def plot_optimizer_paths(paths, f=valley, *, xlim=(-10, 10), ylim=(-5, 5), axes=
     axes = np.ravel(axes)
     for ax, name in zip(axes, names):
         path = np.asarray(paths[name], dtype=float)
-        plots.plot_contour(f, xlim, ylim, ax=ax, levels=np.geomspace(0.05, 30, 12), n=100)
+        plots.plot_contour(f, xlim, ylim, ax=ax, levels=np.geomspace(0.05, 30, 12), n=60)
         with np.errstate(all="ignore"):
             shown = path[np.all(np.abs(path) < 1e3, axis=1)]
         ax.plot(shown[:, 0], shown[:, 1], "o-", ms=2.5, lw=1.2, color=RED)
