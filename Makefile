@@ -31,11 +31,11 @@ demo: $(STAMP)  ## grade a simulated class end to end and print the score table
 release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
 	$(VENV)/bin/python -m autograder.release $(ASSIGNMENTS)
 
-autograde: $(STAMP)  ## autograde every submission in submitted/ (a broken one is reported, never stops the batch)
-	$(VENV)/bin/python -m autograder.batch autograde
+autograde: $(STAMP)  ## grade submitted/ in parallel (resumable; WORKERS=N, ARGS="--shard 0/2 ..."), write reports/
+	$(VENV)/bin/python -m autograder autograde $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
 feedback: $(STAMP)  ## write feedback HTML (hidden tests and their tracebacks left out) into feedback/
-	$(VENV)/bin/python -m autograder.batch feedback
+	$(VENV)/bin/python -m autograder feedback $(ARGS)
 
 lab: $(STAMP)  ## open JupyterLab on the course
 	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
@@ -44,7 +44,7 @@ bench: $(STAMP)  ## run the benchmarks and record their results in bench/results
 	$(VENV)/bin/python -m bench
 
 clean:  ## remove everything nbgrader and the demo generated (keeps .venv)
-	rm -rf submitted autograded feedback exchange .demo gradebook.db gradebook.db-journal grades.csv
+	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal grades.csv
 
 distclean: clean  ## also remove .venv
 	rm -rf $(VENV)

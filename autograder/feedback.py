@@ -24,3 +24,20 @@ class HideHiddenTests(ClearHiddenTests):
             if output.get("output_type") == "error":
                 output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+def generate(course, assignment: str, graded_students: list[str]) -> list[str]:
+    """`nbgrader generate_feedback` for one assignment (this preprocessor applied through
+    nbgrader_config.py); return a problem for every graded student left without feedback."""
+    from pathlib import Path
+    from autograder.nbgrader_cli import nbgrader
+    course = Path(course)
+    result = nbgrader("generate_feedback", assignment, "--force", course=course)
+    problems = []
+    for student in graded_students:
+        folder = course / "feedback" / student / assignment
+        if not any(folder.glob("*.html")):
+            problems.append(f"no feedback for {student}: nbgrader generate_feedback wrote none")
+    if result.returncode != 0 and not problems:
+        problems.append(f"nbgrader generate_feedback {assignment} exited with {result.returncode}")
+    return problems
