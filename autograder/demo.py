@@ -23,19 +23,18 @@ from autograder.release import generate_release
 COURSE_ID = "gradients"
 
 
-def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
-             personas=classroom.PERSONAS, log=print, workers: int | None = None) -> list[Outcome]:
-    """Run the whole loop in `course`; return the grades (also printed through `log`)."""
+def assignment_ids(course: Path) -> list[str]:
+    return sorted(p.name for p in (course / "source").iterdir()
+                  if (p / f"{p.name}.ipynb").is_file())
+
+
+def collect_class(course: Path, ids: list[str], personas=classroom.PERSONAS,
+                  exchange: Path | None = None, step=print) -> None:
+    """Release `ids` through the exchange, let every persona fetch, work and submit, collect:
+    afterwards submitted/ holds the class, ready to grade."""
     # the exchange nbgrader_config.py uses: COURSE_EXCHANGE, else exchange/ in the course
     exchange = exchange or Path(os.environ.get("COURSE_EXCHANGE", course / "exchange"))
     homes = course / ".demo" / "homes"
-    ids = sorted(p.name for p in (course / "source").iterdir()
-                 if (p / f"{p.name}.ipynb").is_file())
-    started = time.perf_counter()
-
-    def step(message):
-        log(f"[{time.perf_counter() - started:6.1f}s] {message}")
-
     step(f"generating release/ for {', '.join(ids)}")
     generate_release(ids, course=course)
     exchange.mkdir(parents=True, exist_ok=True)
@@ -48,6 +47,18 @@ def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
         classroom.simulate(COURSE_ID, exchange, homes, assignment, sources, personas)
         step(f"{assignment}: collecting")
         nbgrader_checked("collect", assignment, "--update", course=course)
+
+
+def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
+             personas=classroom.PERSONAS, log=print, workers: int | None = None) -> list[Outcome]:
+    """Run the whole loop in `course`; return the grades (also printed through `log`)."""
+    ids = assignment_ids(course)
+    started = time.perf_counter()
+
+    def step(message):
+        log(f"[{time.perf_counter() - started:6.1f}s] {message}")
+
+    collect_class(course, ids, personas, exchange, step)
     step("autograding the class")
     grades = grading.grade_class(course, ids, workers=workers, regrade=True, bar=False,
                                  log=lambda m: step("  " + m))

@@ -218,7 +218,7 @@ def _pass_rate_chart(results: ClassResults, assignment: str) -> str:
     return _png(fig)
 
 
-def common_mistakes(results: ClassResults, assignment: str, top: int = 3
+def common_mistakes(results: ClassResults, assignment: str, top: int = 5
                     ) -> dict[str, list[tuple[str, int]]]:
     """{function: [(diagnostic message, how many submissions got it)]}, most frequent first."""
     per_function = defaultdict(Counter)
