@@ -53,6 +53,14 @@ class InstantResult:
         return "\n".join(lines)
 
 
+def _class(preprocessor):
+    """A preprocessor class from nbgrader's list, which the configuration may give as a name."""
+    if isinstance(preprocessor, str):
+        from traitlets.utils.importstring import import_item
+        return import_item(preprocessor)
+    return preprocessor
+
+
 class InstantGrader:
     """nbgrader's autograde preprocessors, configured once for `course`."""
 
@@ -69,9 +77,9 @@ class InstantGrader:
         finally:
             os.chdir(cwd)
         converter = Autograde(coursedir=CourseDirectory(parent=self.app), parent=self.app)
-        self.sanitize = list(converter.sanitize_preprocessors)
-        self.execute = [p for p in converter.autograde_preprocessors
-                        if getattr(p, "__name__", "") not in SCORED_NOT_EXECUTED]
+        self.sanitize = [_class(p) for p in converter.sanitize_preprocessors]
+        self.execute = [p for p in map(_class, converter.autograde_preprocessors)
+                        if p.__name__ not in SCORED_NOT_EXECUTED]
         self.url = gradebook.gradebook_url(self.course)
 
     def notebook_id(self, path: Path, assignment: str) -> str:

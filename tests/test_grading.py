@@ -196,7 +196,7 @@ def test_sqlite_gradebook_survives_many_concurrent_writers(graded, tmp_path):
     assert {f"s{w}_{i}" for w in range(6) for i in range(5)} <= made
 
 
-SHARDED = {"alice", "bob", "dana", "emeka", "farah", "ivan"}
+SHARDED = {"alice", "bob", "chen", "emeka", "farah", "ivan"}
 
 
 def test_two_shards_grade_one_class_into_postgresql(collected, graded, postgresql_server,
