@@ -4,6 +4,9 @@
     python -m autograder.batch feedback  [ASSIGNMENT ...]   # what `make feedback` runs
     python -m autograder.batch report    [ASSIGNMENT ...]   # export grades.csv and print the table
 
+Every kernel runs in the bubblewrap sandbox nbgrader_config.py sets up (autograder/sandbox.py);
+where none can start, `autograde` refuses unless given --unsandboxed, and the report says so.
+
 `nbgrader autograde` already goes on past a student whose notebook fails to convert, but it says
 why only in its log, and a few errors (a database error, a notebook with an unknown metadata schema)
 end the whole run. So: every submission is first checked for what nbgrader explains badly (a
@@ -21,6 +24,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
+from autograder import sandbox
 from autograder.nbgrader_cli import COURSE_ROOT, nbgrader
 
 ERROR_FOR_STUDENT = re.compile(r"There was an error processing assignment '(?P<a>[^']*)' for "
@@ -174,9 +178,17 @@ def _assignments_with_submissions(course: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    unsandboxed = "--unsandboxed" in argv
+    argv = [a for a in argv if a != "--unsandboxed"]
     if not argv or argv[0] not in ("autograde", "feedback", "report"):
         print(__doc__)
         return 2
+    if argv[0] == "autograde":
+        if unsandboxed:
+            os.environ[sandbox.UNSANDBOXED_ENV] = "1"  # nbgrader's kernels inherit it
+        elif not sandbox.available():
+            print(f"refusing to grade: {sandbox.refusal_message()}", file=sys.stderr)
+            return 3
     verb, chosen = argv[0], argv[1:] or _assignments_with_submissions(COURSE_ROOT)
     if not chosen:
         print("nothing in submitted/: collect submissions first (nbgrader collect ASSIGNMENT)")
@@ -195,6 +207,9 @@ def main(argv: list[str]) -> int:
         return 0
     csv = export_csv()
     print(format_table(collect_grades(chosen, problems)))
+    if sandbox.unsandboxed_allowed():
+        print(f"\n! graded WITHOUT a sandbox ({sandbox.UNSANDBOXED_ENV}=1 / --unsandboxed): "
+              "students' code ran with your rights")
     print(f"\ngrades exported to {csv}")
     return 0
 
