@@ -28,3 +28,16 @@ c.GenerateFeedback.preprocessors = [
     "autograder.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Every kernel nbgrader starts in this course directory (autograde, validate) runs in a bubblewrap
+# sandbox with resource limits, and a cell's recorded output is capped (autograder/sandbox.py).
+# Where no sandbox can start, kernels refuse to start unless COURSE_UNSANDBOXED=1.
+c.Autograde.autograde_preprocessors = [
+    "autograder.sandbox.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

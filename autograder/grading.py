@@ -21,12 +21,16 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autograder import gradebook, submissions
+from autograder import gradebook, sandbox, submissions
 from autograder.ledger import Ledger, Outcome
 from autograder.workers import Crashed, run_tasks
 
 DEFAULT_TASK_TIMEOUT = 1800.0   # seconds for one submission, all its notebooks, before it is stopped
 LOCKED_RETRIES = 3              # a submission that met a locked or unreachable gradebook is retried
+
+
+class SandboxUnavailable(RuntimeError):
+    """No sandbox can start here and the instructor did not allow grading without one."""
 
 
 def default_workers() -> int:
@@ -148,6 +152,8 @@ class _Worker:
                           problems=submissions.check_submission(self.course, assignment, student))
         if failure is not None and not outcome.problems:
             outcome.problems.append(f"not graded: {_explain(failure)}")
+        if failure is None:
+            outcome.problems += kernel_deaths(self.course, assignment, student)
         outcome.timings = {k: round(v, 3) for k, v in converter.timings.items()}
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
@@ -184,6 +190,25 @@ def _send_output_to(path: Path) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+
+
+def kernel_deaths(course: Path, assignment: str, student: str) -> list[str]:
+    """A problem for each autograded notebook whose kernel died part way (the sandbox then
+    records the death in that cell and scores the cells after it 0)."""
+    import nbformat
+    found = []
+    for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if any(o.get("output_type") == "error" and o.get("ename") in KERNEL_DEATHS
+                   for o in cell.get("outputs", [])):
+                found.append(f"{path.name}: the kernel died in cell {index} (the code exited, "
+                             f"crashed or hit a resource limit); the cells after it scored 0")
+                break
+    return found
+
+
+KERNEL_DEATHS = ("KernelDied", "DeadKernelError")
 
 
 def _is_database_error(error) -> bool:
@@ -274,6 +299,8 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
     """Grade this shard's submissions of `assignments` (default: all with submissions) and
     return the outcome of every one of them, those a previous run finished included."""
     course = Path(course).resolve()
+    if not (sandbox.available() or sandbox.unsandboxed_allowed()):
+        raise SandboxUnavailable(sandbox.refusal_message())
     gradebook.share_sqlite_safely()
     assignments = assignments or submissions.assignments_with_submissions(course)
     unknown = [a for a in assignments if not submissions.released_notebooks(course, a)]
@@ -320,6 +347,7 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
             scores = gradebook.read_grades(url, cid, *task)
             result.score, result.max_score = scores[:2] if scores else (0.0, maxima[task[0]])
             result.flags = result.flags or []
+            result.sandboxed = not sandbox.unsandboxed_allowed()
             result.fingerprint, result.gradebook = fingerprints[task], where
             result.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
             ledger.write(result)

@@ -30,6 +30,7 @@ class Outcome:
     gradebook: str = ""
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)         # where the seconds went
+    sandboxed: bool = True                              # False: graded with COURSE_UNSANDBOXED=1
     graded_at: str = ""
 
     @property

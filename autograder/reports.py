@@ -239,6 +239,10 @@ def write_html(results: ClassResults, path: Path) -> Path:
     parts = [f"<h1>Grading report</h1><p>{len(results.roster)} students, "
              f"{len(results.outcomes)} submissions of {', '.join(results.assignments)}; "
              f"gradebook {html.escape(results.gradebook)}</p>"]
+    bare = [o for o in results.outcomes.values() if not o.sandboxed]
+    if bare:
+        parts.append(f"<p><b>{len(bare)} submissions were graded WITHOUT a sandbox</b> "
+                     "(COURSE_UNSANDBOXED=1): their code ran with the grader's rights.</p>")
     flagged = [[o.student, o.assignment, f] for o in results.outcomes.values() for f in o.flags]
     parts.append("<h2>Flagged submissions</h2>" + (
         _table(["student", "assignment", "reason"], sorted(flagged)) if flagged
