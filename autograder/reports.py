@@ -74,7 +74,8 @@ def failure_messages(path: Path) -> dict[str, str]:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 text = (str(output.get("evalue", "")).strip().splitlines() or [""])[0]
-                messages[grade_id(cell)] = f"{output.get('ename', 'Error')}: {text}"[:300]
+                name = output.get("ename", "Error")
+                messages[grade_id(cell)] = (f"{name}: {text}" if text else name)[:300]
                 break
     return messages
 
@@ -221,10 +222,11 @@ def _pass_rate_chart(results: ClassResults, assignment: str) -> str:
 def common_mistakes(results: ClassResults, assignment: str, top: int = 5
                     ) -> dict[str, list[tuple[str, int]]]:
     """{function: [(diagnostic message, how many submissions got it)]}, most frequent first."""
+    seen = {(r.function, r.message, r.student) for r in results.cells
+            if r.assignment == assignment and r.message}
     per_function = defaultdict(Counter)
-    for row in results.cells:
-        if row.assignment == assignment and row.message:
-            per_function[row.function][row.message] += 1
+    for function, message, _ in seen:
+        per_function[function][message] += 1
     return {f: c.most_common(top) for f, c in sorted(per_function.items())}
 
 
