@@ -104,6 +104,17 @@ def _checked(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess
     return result
 
 
+def tamper_flags(course: Path, assignment: str, student: str) -> list[str]:
+    """What the tamper checks (autograder/flags.py, run inside nbgrader's autograde through
+    nbgrader_config.py) flagged in this submission: 'notebook: reason' each."""
+    try:
+        from autograder import flags
+    except ImportError:  # a course without tamper checks
+        return []
+    return [f"{row['notebook']}: {row['reason']}" for row in flags.read_flags(course)
+            if (row["assignment"], row["student_id"]) == (assignment, student)]
+
+
 # --- in the worker processes -------------------------------------------------------------
 
 def _explain(error: BaseException) -> str:
@@ -346,7 +357,7 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
                                  problems=[f"not graded: {result.reason}"])
             scores = gradebook.read_grades(url, cid, *task)
             result.score, result.max_score = scores[:2] if scores else (0.0, maxima[task[0]])
-            result.flags = result.flags or []
+            result.flags = tamper_flags(course, *task)
             result.sandboxed = not sandbox.unsandboxed_allowed()
             result.fingerprint, result.gradebook = fingerprints[task], where
             result.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

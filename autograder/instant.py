@@ -20,7 +20,8 @@ import nbformat
 from autograder import gradebook, submissions
 from autograder.nbgrader_cli import COURSE_ROOT
 
-SCORED_NOT_EXECUTED = ("SaveAutoGrades", "AssignLatePenalties")  # they write to the gradebook
+# they write to the gradebook or flags.csv: instant grading stores nothing
+NOT_RUN = ("SaveAutoGrades", "AssignLatePenalties", "FlagTampering")
 
 
 @dataclass
@@ -79,7 +80,7 @@ class InstantGrader:
         converter = Autograde(coursedir=CourseDirectory(parent=self.app), parent=self.app)
         self.sanitize = [_class(p) for p in converter.sanitize_preprocessors]
         self.execute = [p for p in map(_class, converter.autograde_preprocessors)
-                        if p.__name__ not in SCORED_NOT_EXECUTED]
+                        if p.__name__ not in NOT_RUN]
         self.url = gradebook.gradebook_url(self.course)
 
     def notebook_id(self, path: Path, assignment: str) -> str:
