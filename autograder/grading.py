@@ -15,7 +15,6 @@ import hashlib
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -84,24 +83,22 @@ def ensure_in_gradebook(course: Path, url: str, cid: str, assignments: list[str]
     database, gets them from source/ here, without touching release/."""
     notebooks = {a: [Path(n).stem for n in submissions.released_notebooks(course, a)]
                  for a in assignments}
+    from autograder.nbgrader_cli import nbgrader
     for assignment in gradebook.missing_assignments(url, cid, assignments, notebooks):
         log(f"{assignment}: not in the gradebook yet; adding it from source/")
         scratch = f".autograder/release-{os.getpid()}"
-        from autograder.nbgrader_cli import nbgrader
-        result = gradebook.retry_on_conflict(lambda: _checked(nbgrader(
-            "generate_assignment", assignment, "--force",
-            f"--CourseDirectory.release_directory={scratch}", course=course,
-            env={"COURSE_DB_URL": url})))
-        shutil.rmtree(course / scratch, ignore_errors=True)
-        del result
-
-
-def _checked(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    if result.returncode != 0:
-        import sqlalchemy
-        raise sqlalchemy.exc.OperationalError("nbgrader generate_assignment", None,
-                                              Exception(result.stdout + result.stderr))
-    return result
+        for attempt in range(3):  # another shard may be adding it at the same moment
+            result = nbgrader("generate_assignment", assignment, "--force",
+                              f"--CourseDirectory.release_directory={scratch}", course=course,
+                              env={"COURSE_DB_URL": url})
+            shutil.rmtree(course / scratch, ignore_errors=True)
+            if result.returncode == 0 or not gradebook.missing_assignments(
+                    url, cid, [assignment], notebooks):
+                break
+            time.sleep(1 + attempt)
+        else:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment} could not add it to "
+                               f"the gradebook:\n{result.stdout}{result.stderr}")
 
 
 def tamper_flags(course: Path, assignment: str, student: str) -> list[str]:
