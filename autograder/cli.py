@@ -109,9 +109,12 @@ def _autograde(course: Path, chosen: list[str], args) -> int:
             course, chosen, workers=args.workers, shard=shard, regrade=args.regrade,
             retry_failed=args.retry_failed,
             task_timeout=args.task_timeout or grading.DEFAULT_TASK_TIMEOUT, log=_log)
-    except ValueError as error:
+    except ValueError as error:  # a wrong argument
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:  # no sandbox, a gradebook nbgrader could not prepare
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     failed = [o for o in outcomes if o.status != "graded"]
     if sandbox.unsandboxed_allowed():
         _log(f"! graded WITHOUT a sandbox ({sandbox.UNSANDBOXED_ENV}=1 / --unsandboxed): "
