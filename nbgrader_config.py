@@ -29,9 +29,17 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
-# Every kernel nbgrader starts in this course directory (autograde, validate) runs in a bubblewrap
+# Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
 # sandbox with resource limits, and a cell's recorded output is capped (autograder/sandbox.py).
 # Where no sandbox can start, kernels refuse to start unless COURSE_UNSANDBOXED=1.
+c.Autograde.sanitize_preprocessors = [
+    "autograder.flags.FlagTampering",  # tampering: gradebook `flagged`, flags.csv (tamper.py)
+    "nbgrader.preprocessors.ClearOutput",
+    "autograder.duplicates.DropDuplicateGradeIds",  # a duplicated cell no longer stops autograde
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 c.Autograde.autograde_preprocessors = [
     "autograder.sandbox.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",

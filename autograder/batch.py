@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder import sandbox
+from autograder import flags, sandbox
 from autograder.nbgrader_cli import COURSE_ROOT, nbgrader
 
 ERROR_FOR_STUDENT = re.compile(r"There was an error processing assignment '(?P<a>[^']*)' for "
@@ -207,6 +207,8 @@ def main(argv: list[str]) -> int:
         return 0
     csv = export_csv()
     print(format_table(collect_grades(chosen, problems)))
+    if flags.format_report(COURSE_ROOT, chosen):
+        print("\n" + flags.format_report(COURSE_ROOT, chosen))
     if sandbox.unsandboxed_allowed():
         print(f"\n! graded WITHOUT a sandbox ({sandbox.UNSANDBOXED_ENV}=1 / --unsandboxed): "
               "students' code ran with your rights")
