@@ -4,6 +4,7 @@ Environment variables (all optional) let a JupyterHub or a test point the course
   COURSE_EXCHANGE   the exchange directory (default: exchange/ inside this repository)
   COURSE_DB_URL     any SQLAlchemy URL for the gradebook (default: SQLite file gradebook.db here)
   COURSE_TIMEOUT    seconds a single cell may run while autograding (default 60)
+  COURSE_UNSANDBOXED  "1": grade without the bubblewrap sandbox where none can start (explicit)
 """
 import os
 

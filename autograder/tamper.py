@@ -220,6 +220,10 @@ def scan_source(source: str, protected: set[str], modules: dict[str, str],
     reasons: list[str] = []
     local_modules = dict(modules)
     magic_calls = set()
+    bound_here = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+                  and isinstance(n.ctx, ast.Store)} | {
+        n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
         magic = _magic(node)
         if magic is not None:
@@ -229,12 +233,17 @@ def scan_source(source: str, protected: set[str], modules: dict[str, str],
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             reasons += _check_import(node, local_modules, modules)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id in FORBIDDEN_CALLS and id(node.func) not in magic_calls \
-                    and not _is_magic_target(node, magic_calls):
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == "getattr" and not _plain_getattr(node):
+            reasons.append("calls getattr() with a computed, private or module name")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in FORBIDDEN_CALLS and node.func.id not in bound_here:
+            if not _is_magic_target(node, magic_calls):
                 reasons.append(f"calls {node.func.id}(): {FORBIDDEN_CALLS[node.func.id]}")
-            elif node.func.id == "getattr" and not _plain_getattr(node):
-                reasons.append("calls getattr() with a computed, private or module name")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                and node.id in FORBIDDEN_CALLS and node.id not in bound_here \
+                and id(node) not in called:
+            reasons.append(f"uses {node.id}: {FORBIDDEN_CALLS[node.id]}")
         elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
             reasons.append(f"reads {node.id}, IPython's or the interpreter's own state")
         elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRIBUTES:
@@ -245,7 +254,7 @@ def scan_source(source: str, protected: set[str], modules: dict[str, str],
             for name in node.names:
                 if name in protected or name in other_answers:
                     reasons.append(f"declares `global {name}`, a name the tests rely on")
-    reasons += _attribute_writes(tree, set(local_modules) | protected)
+    reasons += _attribute_writes(tree, _aliases(tree, set(local_modules) | protected))
     for name, how in _top_level_rebindings(tree):
         if how == "import" and name in modules:
             continue  # the same import as the setup cell's (checked in _check_import)
@@ -399,6 +408,21 @@ def _attribute_writes(tree, watched: set[str]) -> list[str]:
 
     visit(tree.body, set())
     return reasons
+
+
+def _aliases(tree, watched: set[str]) -> set[str]:
+    """`watched` and every name given one of them or its attribute (`m = np`, `t = np.testing`)."""
+    watched = set(watched)
+    for _ in range(3):  # chains of aliases: a = np; b = a
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Attribute)):
+                base = node.value
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in watched:
+                    watched |= {t.id for target in node.targets for t in _target_parts(target)
+                                if isinstance(t, ast.Name)}
+    return watched
 
 
 def _walk_same_scope(node):

@@ -196,3 +196,28 @@ def test_feedback_never_shows_a_hidden_test_line_or_number(graded):
             assert line not in text, f"{page}: hidden test line shown: {line}"
         shown = set(re.findall(r"(?<![\w.])\d+\.\d{2,}(?![\w.])", text))
         assert not (shown & numbers), f"{page}: hidden test numbers shown: {shown & numbers}"
+
+
+def _outputs(course, student) -> str:
+    nb = read(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    return "\n".join(o.get("text", "") + o.get("evalue", "") for c in nb.cells
+                     for o in c.get("outputs", []))
+
+
+def test_plain_nbgrader_ran_every_kernel_sandboxed(graded):
+    """batch.autograde runs plain `nbgrader autograde` in the course directory: the attempts
+    to read the source notebook and to reach the host's loopback failed inside the kernel."""
+    course, *_ = graded
+    assert "no source: [Errno 2] No such file or directory" in _outputs(course, "reads_source_notebook")
+    assert "no network:" in _outputs(course, "network")
+    assert "no gradebook:" in _outputs(course, "reads_gradebook")
+
+
+def test_plain_nbgrader_autograde_survives_a_duplicated_cell(graded):
+    course, grades, *_ = graded
+    result = batch.nbgrader("autograde", ASSIGNMENT, "--student=du*", "--force", course=course)
+    assert result.returncode == 0, result.stdout + result.stderr
+    from nbgrader.api import Gradebook
+    with Gradebook(batch.gradebook_url(course)) as gb:
+        assert gb.find_submission(ASSIGNMENT, "duplicated_cell").score == grades[
+            "normal_solution"].max_score

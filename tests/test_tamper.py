@@ -88,6 +88,9 @@ def scan(code: str) -> list[str]:
     ("import builtins", "imports builtins"),
     ("x = open('answers.txt').read()", "calls open()"),
     ("exec('1')", "calls exec()"),
+    ("list(map(setattr, [np], ['allclose'], [print]))", "uses setattr"),
+    ("m = np\nm.allclose = print", "assigns m.allclose"),
+    ("t = np.testing\ndef f():\n    t.assert_allclose = print", "assigns t.assert_allclose"),
     ("f = __import__('os')", "calls __import__()"),
     ("ip = get_ipython()", "calls get_ipython()"),
     ("!ls", "shell command"),
@@ -122,6 +125,8 @@ def test_tampering_is_found(code, phrase):
     "x = np.ones(3)\nprint(grad(x))",
     "def grad(x):\n    for i in range(3):\n        pass\n    return getattr(x, 'shape')",
     "this is not python(",
+    "vars = [1, 2]\nfor v in vars:\n    print(v)",
+    "def grad(x, open=1):\n    y = x\n    y.shape = (2,)\n    return y",
 ])
 def test_honest_code_is_not_flagged(code):
     assert scan(code) == []
