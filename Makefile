@@ -52,7 +52,7 @@ bench: $(STAMP)  ## run the benchmarks and record their results in bench/results
 	$(VENV)/bin/python -m bench
 
 clean:  ## remove everything nbgrader and the demo generated (keeps .venv)
-	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal grades.csv
+	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal grades.csv flags.csv
 
 distclean: clean  ## also remove .venv
 	rm -rf $(VENV)

@@ -159,9 +159,9 @@ class _Worker:
         outcome = Outcome(assignment, student, "failed" if failure else "graded",
                           problems=submissions.check_submission(self.course, assignment, student))
         if failure is not None and not outcome.problems:
-            outcome.problems.append(f"not graded: {_explain(failure)}")
+            outcome.problems.append(f"autograde failed: {_explain(failure)}")
         if failure is None:
-            outcome.problems += kernel_deaths(self.course, assignment, student)
+            outcome.notes += kernel_deaths(self.course, assignment, student)
         outcome.timings = {k: round(v, 3) for k, v in converter.timings.items()}
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
@@ -351,7 +351,7 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
             if isinstance(result, Crashed):
                 shutil.rmtree(course / "autograded" / task[1] / task[0], ignore_errors=True)
                 result = Outcome(task[0], task[1], "failed",
-                                 problems=[f"not graded: {result.reason}"])
+                                 problems=[f"autograde failed: {result.reason}"])
             scores = gradebook.read_grades(url, cid, *task)
             result.score, result.max_score = scores[:2] if scores else (0.0, maxima[task[0]])
             result.flags = tamper_flags(course, *task)

@@ -26,6 +26,7 @@ class Outcome:
     max_score: float = 0.0
     problems: list[str] = field(default_factory=list)   # what the instructor must know
     flags: list[str] = field(default_factory=list)      # tamper checks' findings
+    notes: list[str] = field(default_factory=list)      # graded, but worth a look (kernel died)
     fingerprint: str = ""
     gradebook: str = ""
     seconds: float = 0.0

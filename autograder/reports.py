@@ -136,7 +136,8 @@ def notebook_scores(results: ClassResults) -> list[dict]:
                                                 (0.0, results.max_scores.get(assignment, 0.0)))
             rows.append({"student_id": student, "assignment": assignment, "notebook": notebook,
                          "score": f"{score:g}", "max_score": f"{max_score:g}",
-                         "status": outcome.status, "problems": " | ".join(outcome.problems),
+                         "status": outcome.status,
+                         "problems": " | ".join(outcome.problems + outcome.notes),
                          "flags": " | ".join(outcome.flags)})
     return rows
 
@@ -253,7 +254,7 @@ def write_html(results: ClassResults, path: Path) -> Path:
         _table(["student", "assignment", "reason"], sorted(flagged)) if flagged
         else "<p>No submission was flagged by the tamper checks.</p>"))
     problems = [[o.student, o.assignment, o.status, p] for o in results.outcomes.values()
-                for p in o.problems]
+                for p in o.problems + o.notes]
     parts.append("<h2>Submissions with problems</h2>" + (
         _table(["student", "assignment", "status", "problem"], sorted(problems)) if problems
         else "<p>Every submission was graded without a problem.</p>"))
@@ -315,16 +316,16 @@ def format_table(outcomes: list[Outcome], notes: dict | None = None) -> str:
         for a in assignments:
             o = cell.get((student, a))
             text = "-" if o is None else f"{o.score:g} / {o.max_score:g}" + (
-                " !" if o.problems or o.flags else "")
+                " !" if o.problems or o.flags or o.notes else "")
             row += text.ljust(18)
         if notes:
             row += notes.get(student, "")
         lines.append(row)
-    reported = [o for o in outcomes if o.problems or o.flags]
+    reported = [o for o in outcomes if o.problems or o.flags or o.notes]
     if reported:
         lines += ["", "! reported:"]
         lines += [f"  {o.student} / {o.assignment}: {p}" for o in reported
-                  for p in o.problems + [f"flagged: {f}" for f in o.flags]]
+                  for p in o.problems + o.notes + [f"flagged: {f}" for f in o.flags]]
     return "\n".join(lines)
 
 

@@ -208,6 +208,19 @@ def kernel_env(python: str, launch_env: dict) -> dict:
     return env
 
 
+@functools.cache
+def matplotlib_font_cache() -> Path | None:
+    """matplotlib's font list, built once in the venv: each fresh sandbox would otherwise
+    rebuild it (a font scan and a `fc-list` per kernel)."""
+    cache = Path(sys.prefix) / "share" / "gradients-sandbox-matplotlib"
+    if not list(cache.glob("fontlist-*.json")):
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"],
+                       env={**os.environ, "MPLCONFIGDIR": str(cache)}, capture_output=True,
+                       timeout=300)
+    found = sorted(cache.glob("fontlist-*.json"))
+    return found[-1] if found else None
+
+
 def copy_workdir(workdir: Path, target: Path, max_bytes: int = 64 * 2**20) -> None:
     """Copy the regular files of the notebook's folder, except notebooks, into `target`.
     Notebooks stay out: an earlier autograded copy would hold the hidden tests."""
@@ -273,11 +286,16 @@ class SandboxedKernelManager(AsyncKernelManager):
         workdir = Path(kw.get("cwd") or os.getcwd()).resolve()
         shutil.rmtree(scratch / "work", ignore_errors=True)
         copy_workdir(workdir, scratch / "work")
-        for path in [scratch, scratch / "work", *(scratch / "work").rglob("*")]:
-            os.chown(path, self._uid, self._uid)
+        (scratch / "matplotlib").mkdir(exist_ok=True)
+        fonts = matplotlib_font_cache()
+        if fonts:
+            shutil.copy(fonts, scratch / "matplotlib" / fonts.name)
+        for path in [scratch, *scratch.rglob("*")]:
+            os.chown(path, self._uid, self._uid, follow_symlinks=False)
         os.chown(self.connection_file, self._uid, self._uid)
         os.chmod(scratch, 0o700)
         env = kernel_env(kernel_cmd[0], kw.get("env") or {})
+        env["MPLCONFIGDIR"] = str(scratch / "matplotlib")
         command = wrap_command(kernel_cmd, scratch, workdir, self._uid, env)
         kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # bwrap's own
         kw["cwd"] = str(scratch)
