@@ -78,7 +78,8 @@ class InstantGrader:
         finally:
             os.chdir(cwd)
         converter = Autograde(coursedir=CourseDirectory(parent=self.app), parent=self.app)
-        self.sanitize = [_class(p) for p in converter.sanitize_preprocessors]
+        self.sanitize = [p for p in map(_class, converter.sanitize_preprocessors)
+                         if p.__name__ not in NOT_RUN]
         self.execute = [p for p in map(_class, converter.autograde_preprocessors)
                         if p.__name__ not in NOT_RUN]
         self.url = gradebook.gradebook_url(self.course)
