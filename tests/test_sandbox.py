@@ -98,7 +98,7 @@ def attempts(course, server):
             "    for k in kids: os.kill(k, 9)\n    for k in kids: os.waitpid(k, 0)",
             "for _ in range(100): print('x' * 2**20)",
             f"open({str(course / 'pwned.txt')!r}, 'w').write('x')",
-            "print(sorted(os.listdir('.')))",
+            "open('scratch.txt', 'w').write('x')\nprint(sorted(os.listdir('.')))",
             "print('still alive', 6 * 7)",
         ], course / "autograded/me/01_x", timeout=60)
     finally:
@@ -143,7 +143,8 @@ def test_output_is_capped_and_files_outside_cannot_be_written(attempts, course):
 
 def test_the_kernel_works_in_a_copy_of_its_folder_without_notebooks(attempts, course):
     cells, _ = attempts
-    assert text(cells[12]).strip() == "['data.csv', 'secret.txt']"
+    assert text(cells[12]).strip() == "['data.csv', 'scratch.txt', 'secret.txt']"
+    assert not (course / "autograded/me/01_x/scratch.txt").exists()  # writes stay inside
     assert "still alive 42" in text(cells[13])
 
 
