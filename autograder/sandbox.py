@@ -8,8 +8,8 @@ nbgrader runs a submission and its hidden tests in one kernel with the instructo
 
     bwrap   new mount, PID, network, IPC and UTS namespaces; the file system is empty except
             /usr (read-only), a few files of /etc, the Python interpreter and the course's .venv
-            (read-only), the `course` package (read-only), a fresh /tmp, and a copy of the
-            notebook's folder without notebooks. source/, gradebook.db, the exchange, autograded/,
+            (read-only), the `course` package (read-only), a fresh /tmp, and the notebook's
+            folder as a fresh tmpfs holding read-only copies of its files except notebooks. source/, gradebook.db, the exchange, autograded/,
             feedback/, other students' folders and the instructor's home are not there at all.
             The network namespace has only its own loopback: nothing on the host (127.0.0.1
             included) can be reached, so the kernel talks to nbgrader over ZMQ's IPC transport
@@ -60,6 +60,7 @@ class Limits:
     file_size: int = 256 * 2**20     # largest file the kernel may write
     open_files: int = 1024
     tmp_size: int = 512 * 2**20      # the private /tmp (a tmpfs)
+    work_size: int = 256 * 2**20     # what the kernel may write in its working folder (a tmpfs)
 
     def prlimit_args(self) -> list[str]:
         return [f"--as={self.address_space}", f"--nproc={self.processes}",
@@ -69,6 +70,7 @@ class Limits:
 
 LIMITS = Limits()
 OUTPUT_LIMIT = 2 * 2**20  # bytes of output one cell may record; the rest is dropped with a note
+NOTEBOOK_OUTPUT_LIMIT = 16 * 2**20  # bytes of output the whole notebook may record
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
              "localtime", "fonts", "alternatives", "mime.types")
 FIRST_SANDBOX_UID = 2_000_000  # throwaway uids, far above any real account
@@ -180,13 +182,15 @@ def wrap_command(kernel_cmd: list[str], scratch: Path, workdir: Path | None, uid
     if package:
         binds.append((package, "--ro-bind"))
     binds.append((scratch, "--bind"))
-    if workdir:
-        binds.append((workdir, "--bind"))
     for path, how in binds:
         args += _dirs_to(path, made)
         made.add(path)
-        source = scratch / "work" if (how == "--bind" and path == workdir) else path
-        args += [how, str(source), str(path)]
+        args += [how, str(path), str(path)]
+    if workdir:  # a private tmpfs holding read-only copies of the folder's files: what the
+        args += _dirs_to(workdir, made)  # kernel writes there stays in memory, within a size
+        args += ["--perms", "1777", "--size", str(limits.work_size), "--tmpfs", str(workdir)]
+        for item in sorted((scratch / "work").iterdir()) if (scratch / "work").is_dir() else []:
+            args += ["--ro-bind", str(item), str(workdir / item.name)]
     args += ["--chdir", str(workdir or scratch)]
     args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
              "--inh-caps=-all", "--bounding-set=-all", "--",
@@ -331,6 +335,8 @@ class SandboxedExecute(Execute):
     Configured in nbgrader_config.py in place of `nbgrader.preprocessors.Execute`."""
 
     output_limit = Integer(OUTPUT_LIMIT, help="bytes of output one cell may record").tag(config=True)
+    notebook_output_limit = Integer(NOTEBOOK_OUTPUT_LIMIT, help="bytes of output the whole "
+                                    "notebook may record").tag(config=True)
     # A cell that floods its output finishes long before nbgrader has read all of it: wait for
     # the rest, and never let a slow output end the student's whole grading.
     iopub_timeout = Integer(30, allow_none=True, help="seconds to wait for a cell's remaining "
@@ -344,11 +350,12 @@ class SandboxedExecute(Execute):
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxedKernelManager
         super().__init__(*args, **kwargs)
-        self._output_bytes: dict[int, int] = {}
+        self._output_bytes: dict[int, int] = {}  # per cell: everything the kernel sent
+        self._recorded_bytes = 0  # in the whole notebook: what was kept
         self._died_at: int | None = None
 
     def preprocess(self, nb, resources=None, km=None):
-        self._output_bytes, self._died_at = {}, None
+        self._output_bytes, self._recorded_bytes, self._died_at = {}, 0, None
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
@@ -370,13 +377,16 @@ class SandboxedExecute(Execute):
         content = msg.get("content", {})
         size = len(content.get("text", "")) + len(repr(content.get("data", "")))
         used = self._output_bytes.get(cell_index, 0)
+        total = self._recorded_bytes
         self._output_bytes[cell_index] = used + size
-        if used + size <= self.output_limit:
+        if used + size <= self.output_limit and total + size <= self.notebook_output_limit:
+            self._recorded_bytes += size
             return super().output(outs, msg, display_id, cell_index)
-        if used <= self.output_limit:
+        if used <= self.output_limit and total <= self.notebook_output_limit:
             note = NotebookNode(output_type="stream", name="stdout",
-                                text=f"\n[output cut: this cell printed more than "
-                                     f"{self.output_limit // 2**20} MiB]\n")
+                                text=f"\n[output cut: more than {self.output_limit // 2**20} MiB "
+                                     f"in this cell or {self.notebook_output_limit // 2**20} MiB "
+                                     "in the notebook]\n")
             outs.append(note)
         return None
 

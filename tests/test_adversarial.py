@@ -21,7 +21,7 @@ from adversarial.cases import ASSIGNMENT, CASES, NORMAL
 from autograder import feedback, flags, grading
 from autograder.gradebook import gradebook_url
 from autograder.nbgrader_cli import nbgrader, nbgrader_checked
-from autograder.notebooks import grade_id, grading_cells, is_test, points, read
+from autograder.notebooks import grade_id, grading_cells, is_solution, is_test, points, read
 from conftest import copy_course
 
 CELL_TIMEOUT = "10"  # seconds: the infinite loop costs this, not the default 60
@@ -77,11 +77,12 @@ def graded(tmp_path_factory):
     port = listener.getsockname()[1]
     try:
         course = _new_course(tmp_path_factory, "adversarial")
+        clean_course = _new_course(tmp_path_factory, "clean")
         students = {c.name: (c.filename, c.build, port) for c in CASES}
         students.update({name: (f"{ASSIGNMENT}.ipynb", build, port) for name, build in NORMAL.items()})
         grades, elapsed = _grade(course, students)
         feedback.generate(course, ASSIGNMENT, sorted(grades))
-        clean_course = _new_course(tmp_path_factory, "clean")
+        # after the hostile batch, not beside it: the grader forks its workers (2 already)
         clean, _ = _grade(clean_course, {n: (f"{ASSIGNMENT}.ipynb", b, port)
                                         for n, b in NORMAL.items()})
     finally:
@@ -165,10 +166,12 @@ def test_nothing_reached_the_hosts_loopback(graded):
 
 def _secrets(course):
     """Hidden test lines (long enough to mean something) and distinctive numbers in them that
-    the release does not show."""
+    neither the release nor a correct answer shows."""
     source = read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     released = "\n".join(c.source for c in read(course / "release" / ASSIGNMENT /
                                                  f"{ASSIGNMENT}.ipynb").cells)
+    # a correct answer shows its own values: numbers of the solutions are not secrets
+    released += "\n".join(c.source for c in source.cells if is_solution(c))
     lines, numbers = set(), set()
     for cell in source.cells:
         if "### BEGIN HIDDEN TESTS" not in cell.source:
@@ -220,3 +223,11 @@ def test_plain_nbgrader_autograde_survives_a_duplicated_cell(graded):
     with Gradebook(gradebook_url(course)) as gb:
         assert gb.find_submission(ASSIGNMENT, "duplicated_cell").score == grades[
             "normal_solution"].max_score
+
+
+def test_the_feedback_filter_is_what_kept_the_hidden_source_out(graded):
+    """hidden_source_printed's hook printed the hidden tests into its graded outputs; only the
+    feedback filter (autograder/feedback.py) stands between them and the student."""
+    course, *_ = graded
+    lines, _ = _secrets(course)
+    assert sum(line in _outputs(course, "hidden_source_printed") for line in lines) > 10

@@ -98,8 +98,12 @@ def attempts(course, server):
             "    for k in kids: os.kill(k, 9)\n    for k in kids: os.waitpid(k, 0)",
             "for _ in range(100): print('x' * 2**20)",
             f"open({str(course / 'pwned.txt')!r}, 'w').write('x')",
-            "print(sorted(os.listdir('.')))",
+            "open('scratch.txt', 'w').write('x')\nprint(sorted(os.listdir('.')))",
             "print('still alive', 6 * 7)",
+            "import course, pathlib\nprint(sorted(p.name for p in "
+            "pathlib.Path(course.__file__).parent.glob('*.py')))",
+            "import time\nt = time.time()\nW = np.random.default_rng(0).normal(size=(300, 300))\n"
+            "while time.time() - t < 3:\n    W = np.tanh(W @ W.T / 300)\nprint('trained', W.shape)",
         ], course / "autograded/me/01_x", timeout=60)
     finally:
         del os.environ["COURSE_DB_URL"]
@@ -143,8 +147,16 @@ def test_output_is_capped_and_files_outside_cannot_be_written(attempts, course):
 
 def test_the_kernel_works_in_a_copy_of_its_folder_without_notebooks(attempts, course):
     cells, _ = attempts
-    assert text(cells[12]).strip() == "['data.csv', 'secret.txt']"
+    assert text(cells[12]).strip() == "['data.csv', 'scratch.txt', 'secret.txt']"
+    assert not (course / "autograded/me/01_x/scratch.txt").exists()  # writes stay inside
     assert "still alive 42" in text(cells[13])
+
+
+def test_an_honest_notebook_reads_the_course_package_and_trains(attempts):
+    """course/ (and course/data/) is readable; a few seconds of numpy training run untouched."""
+    cells, _ = attempts
+    assert "'checks.py'" in text(cells[14]) and "'gradcheck.py'" in text(cells[14])
+    assert "trained (300, 300)" in text(cells[15])
 
 
 def test_a_cell_that_ignores_the_interrupt_is_stopped_and_the_rest_graded(tmp_path):

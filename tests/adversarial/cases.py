@@ -266,5 +266,6 @@ CASES = [
     Case("renamed", "the solution saved under another name", renamed,
          filename=f"{ASSIGNMENT} (copy).ipynb", problem="renamed"),
     Case("other_assignment", "a notebook of another assignment under this one's name",
-         other_assignment, flag="cell deleted", zero=True),
+         other_assignment, flag="a graded cell that is not in the release",
+         problem="autograde failed"),
 ]
