@@ -9,7 +9,7 @@ export MPLBACKEND ?= Agg
 
 ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 
-.PHONY: help install test demo release autograde feedback lab bench clean distclean
+.PHONY: help install sandbox test demo release autograde feedback lab bench clean distclean
 
 help:  ## list the verbs
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -22,20 +22,28 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-test: $(STAMP)  ## run the whole test suite
+# Graded kernels run in a bubblewrap sandbox (autograder/sandbox.py): Debian's package, installed once.
+BWRAP := /usr/bin/bwrap
+sandbox: $(BWRAP)  ## install bubblewrap, which sandboxes every graded kernel (once; needs root)
+$(BWRAP):
+	apt-get install -y -qq -o DPkg::Lock::Timeout=300 bubblewrap >/dev/null \
+	  || (apt-get update -qq -o DPkg::Lock::Timeout=300 \
+	      && apt-get install -y -qq -o DPkg::Lock::Timeout=300 bubblewrap >/dev/null)
+
+test: $(STAMP) $(BWRAP)  ## run the whole test suite
 	$(VENV)/bin/python -m pytest
 
-demo: $(STAMP)  ## grade a simulated class end to end and print the score table
+demo: $(STAMP) $(BWRAP)  ## grade a simulated class end to end and print the score table
 	$(VENV)/bin/python -m autograder.demo
 
 release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
 	$(VENV)/bin/python -m autograder.release $(ASSIGNMENTS)
 
-autograde: $(STAMP)  ## autograde every submission in submitted/ (a broken one is reported, never stops the batch)
-	$(VENV)/bin/python -m autograder.batch autograde
+autograde: $(STAMP) $(BWRAP)  ## grade submitted/ in parallel (resumable; WORKERS=N, ARGS="--shard 0/2 ..."), write reports/
+	$(VENV)/bin/python -m autograder autograde $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
 feedback: $(STAMP)  ## write feedback HTML (hidden tests and their tracebacks left out) into feedback/
-	$(VENV)/bin/python -m autograder.batch feedback
+	$(VENV)/bin/python -m autograder feedback $(ARGS)
 
 lab: $(STAMP)  ## open JupyterLab on the course
 	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
@@ -44,7 +52,7 @@ bench: $(STAMP)  ## run the benchmarks and record their results in bench/results
 	$(VENV)/bin/python -m bench
 
 clean:  ## remove everything nbgrader and the demo generated (keeps .venv)
-	rm -rf submitted autograded feedback exchange .demo gradebook.db gradebook.db-journal grades.csv
+	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal grades.csv flags.csv
 
 distclean: clean  ## also remove .venv
 	rm -rf $(VENV)

@@ -4,6 +4,7 @@ Environment variables (all optional) let a JupyterHub or a test point the course
   COURSE_EXCHANGE   the exchange directory (default: exchange/ inside this repository)
   COURSE_DB_URL     any SQLAlchemy URL for the gradebook (default: SQLite file gradebook.db here)
   COURSE_TIMEOUT    seconds a single cell may run while autograding (default 60)
+  COURSE_UNSANDBOXED  "1": grade without the bubblewrap sandbox where none can start (explicit)
 """
 import os
 
@@ -27,4 +28,25 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "autograder.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
+# sandbox with resource limits, and a cell's recorded output is capped (autograder/sandbox.py).
+# Where no sandbox can start, kernels refuse to start unless COURSE_UNSANDBOXED=1.
+c.Autograde.sanitize_preprocessors = [
+    "autograder.flags.FlagTampering",  # tampering: gradebook `flagged`, flags.csv (tamper.py)
+    "nbgrader.preprocessors.ClearOutput",
+    "autograder.duplicates.DropDuplicateGradeIds",  # a duplicated cell no longer stops autograde
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "autograder.sandbox.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
 ]

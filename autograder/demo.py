@@ -2,7 +2,8 @@
 
 generate the release of every notebook -> release it through the exchange (exchange/, git-ignored)
 -> eight students fetch it and submit (each with its own id and home under .demo/homes/) ->
-collect -> autograde -> feedback -> export grades.csv -> print student x notebook: score / max.
+collect -> autograde the whole class in parallel workers (autograder/grading.py) -> feedback ->
+reports/ and grades.csv -> print student x notebook: score / max.
 
 It works in this repository's course directory (gradebook.db, submitted/, autograded/,
 feedback/), so formgrader shows the same results afterwards; a second run regrades from scratch.
@@ -13,31 +14,31 @@ import shutil
 import time
 from pathlib import Path
 
-from autograder import batch, classroom
+from autograder import classroom, feedback, grading, reports
+from autograder.gradebook import gradebook_url, printable_url
+from autograder.ledger import Outcome
 from autograder.nbgrader_cli import COURSE_ROOT, nbgrader_checked
 from autograder.release import generate_release
 
 COURSE_ID = "gradients"
 
 
-def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
-             personas=classroom.PERSONAS, log=print) -> list[batch.Grade]:
-    """Run the whole loop in `course`; return the grades (also printed through `log`)."""
+def assignment_ids(course: Path) -> list[str]:
+    return sorted(p.name for p in (course / "source").iterdir()
+                  if (p / f"{p.name}.ipynb").is_file())
+
+
+def collect_class(course: Path, ids: list[str], personas=classroom.PERSONAS,
+                  exchange: Path | None = None, step=print) -> None:
+    """Release `ids` through the exchange, let every persona fetch, work and submit, collect:
+    afterwards submitted/ holds the class, ready to grade."""
     # the exchange nbgrader_config.py uses: COURSE_EXCHANGE, else exchange/ in the course
     exchange = exchange or Path(os.environ.get("COURSE_EXCHANGE", course / "exchange"))
     homes = course / ".demo" / "homes"
-    ids = sorted(p.name for p in (course / "source").iterdir()
-                 if (p / f"{p.name}.ipynb").is_file())
-    started = time.perf_counter()
-
-    def step(message):
-        log(f"[{time.perf_counter() - started:6.1f}s] {message}")
-
     step(f"generating release/ for {', '.join(ids)}")
     generate_release(ids, course=course)
     exchange.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(homes, ignore_errors=True)
-    problems = {}
     for assignment in ids:
         step(f"{assignment}: releasing to the exchange {exchange}")
         nbgrader_checked("release_assignment", assignment, "--force", course=course)
@@ -46,22 +47,38 @@ def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
         classroom.simulate(COURSE_ID, exchange, homes, assignment, sources, personas)
         step(f"{assignment}: collecting")
         nbgrader_checked("collect", assignment, "--update", course=course)
-        step(f"{assignment}: autograding")
-        for student, found in batch.autograde(assignment, course=course).items():
-            problems[(student, assignment)] = found
+
+
+def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
+             personas=classroom.PERSONAS, log=print, workers: int | None = None) -> list[Outcome]:
+    """Run the whole loop in `course`; return the grades (also printed through `log`)."""
+    ids = assignment_ids(course)
+    started = time.perf_counter()
+
+    def step(message):
+        log(f"[{time.perf_counter() - started:6.1f}s] {message}")
+
+    collect_class(course, ids, personas, exchange, step)
+    step("autograding the class")
+    grades = grading.grade_class(course, ids, workers=workers, regrade=True, bar=False,
+                                 log=lambda m: step("  " + m))
+    for assignment in ids:
         step(f"{assignment}: generating feedback")
-        for problem in batch.feedback(assignment, course=course):
+        graded = [g.student for g in grades if g.assignment == assignment and g.status == "graded"]
+        for problem in feedback.generate(course, assignment, graded):
             step(f"{assignment}: {problem}")
-    csv = batch.export_csv(course)
-    grades = batch.collect_grades(ids, problems, course=course)
+    step("writing reports")
+    paths = reports.write_all(course, ids)
+    csv = reports.export_nbgrader_csv(course)
     step("done")
     notes = {p.name: p.describe for p in personas}
     log("")
-    log(batch.format_table(grades, notes))
+    log(reports.format_table(grades, notes))
     log("")
     log(f"feedback HTML: {course / 'feedback'}/<student>/<notebook>/")
     log(f"grades CSV:    {csv}")
-    log(f"gradebook:     {batch.gradebook_url(course)}  (formgrader: make lab, then Nbgrader > Formgrader)")
+    log(f"reports:       {paths['html']} (open in a browser), {', '.join(p.name for k, p in paths.items() if k != 'html')}")
+    log(f"gradebook:     {printable_url(gradebook_url(course))}  (formgrader: make lab, then Nbgrader > Formgrader)")
     return grades
 
 

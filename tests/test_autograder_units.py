@@ -2,7 +2,9 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder.batch import Grade, check_submission, format_table
+from autograder.ledger import Outcome
+from autograder.reports import format_table
+from autograder.submissions import check_submission
 from autograder.classroom import solve_cells, student_answer
 from autograder.feedback import HIDDEN_NOTE, HideHiddenTests
 
@@ -61,6 +63,7 @@ def test_solving_fills_answer_cells_without_solution_markers():
 
 
 def test_table_marks_and_lists_every_reported_problem():
-    table = format_table([Grade("ann", "a1", 3, 5), Grade("bo", "a1", 0, 5, ["broken"])])
+    table = format_table([Outcome("a1", "ann", "graded", 3, 5),
+                          Outcome("a1", "bo", "failed", 0, 5, ["broken"])])
     assert "ann" in table and "3 / 5" in table and "0 / 5 !" in table
     assert "bo / a1: broken" in table

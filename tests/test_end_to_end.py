@@ -1,16 +1,20 @@
 """Layer 4: the instructor's whole loop through the real nbgrader, with the scores asserted exactly.
 
 One scratch course (a copy of source/, release/ and nbgrader_config.py, with its own exchange and
-SQLite gradebook) runs the same demo as `make demo` once; the tests read what it left behind.
+SQLite gradebook) runs the same demo as `make demo` once (graded by the parallel grader); the tests
+read what it left behind, and grade the same submissions again with stock serial
+`nbgrader autograde` to check that the grades agree cell by cell.
 """
 import csv
 import html
 import re
+import shutil
 
 import nbformat
 import pytest
 
-from autograder import classroom
+from autograder import classroom, gradebook
+from autograder.nbgrader_cli import nbgrader
 from autograder.demo import run_demo
 from autograder.notebooks import grade_id, is_test, points, read, grading_cells
 from conftest import ASSIGNMENTS, copy_course
@@ -20,7 +24,7 @@ from conftest import ASSIGNMENTS, copy_course
 def graded(tmp_path_factory):
     course = copy_course(tmp_path_factory.mktemp("course"))
     lines = []
-    grades = run_demo(course, log=lines.append)
+    grades = run_demo(course, log=lines.append, workers=2)
     return course, {(g.student, g.assignment): g for g in grades}, "\n".join(lines)
 
 
@@ -122,3 +126,26 @@ def test_grades_csv_and_table_cover_every_student(graded):
     for persona in classroom.PERSONAS:
         assert re.search(rf"^{persona.name}\s", table, re.M)
     assert "feedback HTML" in table and "grades CSV" in table
+
+
+def test_parallel_grades_equal_stock_serial_nbgrader_autograde_cell_by_cell(graded, tmp_path):
+    course, grades, _ = graded
+    stock = tmp_path / "stock"
+    shutil.copytree(course, stock, ignore=shutil.ignore_patterns(
+        "autograded", "feedback", "reports", ".autograder", ".demo", "exchange"))
+    for assignment in ASSIGNMENTS:
+        # one stock nbgrader run per assignment; it exits 1 because some students are broken
+        nbgrader("autograde", assignment, "--force", course=stock)
+
+    def cells(where):
+        rows = gradebook.all_grades(f"sqlite:///{where / 'gradebook.db'}", "gradients",
+                                    ASSIGNMENTS)
+        return {(a, s, c.notebook, c.cell): (c.score, c.max_score, c.needs_manual_grade)
+                for (a, s), (_, _, found) in rows.items() for c in found}
+
+    ours, theirs = cells(course), cells(stock)
+    assert ours and ours == theirs
+    assert {(a, s) for s, a in grades} == {(a, s) for a, s, _, _ in theirs}
+    for (student, assignment) in grades:  # the same notebooks could and could not be graded
+        assert (course / "autograded" / student / assignment).exists() == \
+            (stock / "autograded" / student / assignment).exists(), (student, assignment)

@@ -1,0 +1,167 @@
+"""The grading command line: `python -m autograder COMMAND` (`make autograde`, `make feedback`).
+
+    autograde [ASSIGNMENT ...]  grade every collected submission (all assignments by default) with
+                                N workers; resumes where a killed run stopped; writes reports/
+    feedback  [ASSIGNMENT ...]  feedback HTML without hidden tests into feedback/
+    report    [ASSIGNMENT ...]  rewrite reports/ and grades.csv from the gradebook and the ledger
+    instant   NOTEBOOK          grade one notebook now, nothing stored (a student's "grade me")
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from autograder.nbgrader_cli import COURSE_ROOT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="The gradebook is nbgrader_config.py's (COURSE_DB_URL, else gradebook.db). "
+               "`python -m autograder COMMAND --help` for each command's options.")
+    parser.add_argument("--course", type=Path, default=COURSE_ROOT,
+                        help="the nbgrader course directory (default: this repository)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("autograde", help="grade every collected submission",
+                                description="Grade submitted/ with nbgrader's autograde in "
+                                "parallel workers. Run it again after a crash or kill: it grades "
+                                "only what is not recorded as done.")
+    grade.add_argument("assignments", nargs="*", help="default: every assignment in submitted/")
+    grade.add_argument("-j", "--workers", type=int, default=None,
+                       help="worker processes (default: the number of cores)")
+    grade.add_argument("--shard", default=None, metavar="i/N",
+                       help="grade only share i of N (0 <= i < N), the same share on every "
+                       "machine; 'index/N' reads i from JOB_COMPLETION_INDEX (Kubernetes "
+                       "Indexed Job). Reports are then left to a final `report` run.")
+    grade.add_argument("--db", default=None, metavar="URL",
+                       help="SQLAlchemy URL of the gradebook (sets COURSE_DB_URL), e.g. "
+                       "postgresql://grader@db/gradebook")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade everything again, even what a previous run finished")
+    grade.add_argument("--retry-failed", action="store_true",
+                       help="grade again the submissions a previous run could not grade")
+    grade.add_argument("--task-timeout", type=float, default=None, metavar="SECONDS",
+                       help="stop a submission after this long (default 1800)")
+    grade.add_argument("--no-reports", action="store_true", help="do not write reports/")
+    grade.add_argument("--unsandboxed", action="store_true",
+                       help="grade even where no sandbox can start (students' code then runs "
+                       "with your rights; the reports say so)")
+
+    for name, text in (("feedback", "write feedback HTML for the graded submissions"),
+                       ("report", "write reports/ and grades.csv from the gradebook")):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("assignments", nargs="*", help="default: every assignment in submitted/")
+        sub.add_argument("--db", default=None, metavar="URL", help="as for autograde")
+
+    instant = commands.add_parser("instant", help="grade one notebook now, nothing stored",
+                                  description="Run one notebook through the hidden tests the "
+                                  "way autograde does and print its score per graded cell.")
+    instant.add_argument("notebook", type=Path)
+    instant.add_argument("--assignment", default=None,
+                         help="default: the notebook's name without .ipynb")
+    instant.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    course = args.course.resolve()
+    if getattr(args, "db", None):
+        os.environ["COURSE_DB_URL"] = args.db
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if args.command == "instant":
+        return _instant(course, args)
+
+    from autograder import reports, submissions
+    chosen = args.assignments or submissions.assignments_with_submissions(course)
+    if not chosen:
+        print("nothing in submitted/: collect submissions first (nbgrader collect ASSIGNMENT)")
+        return 1
+    if args.command == "autograde":
+        return _autograde(course, chosen, args)
+    if args.command == "feedback":
+        from autograder import feedback
+        from autograder.ledger import Ledger
+        graded = {o.key for o in Ledger(course).all() if o.status == "graded"}
+        for assignment in chosen:
+            students = sorted(s for a, s in graded if a == assignment)
+            for problem in feedback.generate(course, assignment, students):
+                print(f"{assignment}: {problem}")
+        print(f"feedback written to {course / 'feedback'}")
+        return 0
+    _report(course, chosen)
+    return 0
+
+
+def _autograde(course: Path, chosen: list[str], args) -> int:
+    from autograder import grading, sandbox
+    if args.unsandboxed:
+        os.environ[sandbox.UNSANDBOXED_ENV] = "1"  # the workers' kernels inherit it
+    elif not sandbox.available():
+        print(f"refusing to grade: {sandbox.refusal_message()}", file=sys.stderr)
+        return 3
+    try:
+        shard = grading.parse_shard(args.shard or os.environ.get("AUTOGRADER_SHARD", "0/1"))
+        outcomes = grading.grade_class(
+            course, chosen, workers=args.workers, shard=shard, regrade=args.regrade,
+            retry_failed=args.retry_failed,
+            task_timeout=args.task_timeout or grading.DEFAULT_TASK_TIMEOUT, log=_log)
+    except ValueError as error:  # a wrong argument
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # no sandbox, a gradebook nbgrader could not prepare
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    failed = [o for o in outcomes if o.status != "graded"]
+    if sandbox.unsandboxed_allowed():
+        _log(f"! graded WITHOUT a sandbox ({sandbox.UNSANDBOXED_ENV}=1 / --unsandboxed): "
+             "students' code ran with your rights")
+    _log(f"done: {len(outcomes) - len(failed)} graded, {len(failed)} could not be graded "
+         f"(reasons in the report)")
+    if shard[1] > 1:
+        _log(f"shard {shard[0]}/{shard[1]} finished; once every shard has, "
+             f"`python -m autograder report` writes the class's reports")
+    elif not args.no_reports:
+        _report(course, chosen, outcomes)
+    return 0
+
+
+def _report(course: Path, chosen: list[str], outcomes=None) -> None:
+    from autograder import reports
+    from autograder.ledger import Ledger
+    if outcomes is None:
+        outcomes = [o for o in Ledger(course).all() if o.assignment in chosen]
+    print(reports.format_table(outcomes))
+    paths = reports.write_all(course, chosen)
+    paths["nbgrader"] = reports.export_nbgrader_csv(course)
+    print()
+    for name, path in paths.items():
+        print(f"{name:9s} {path}")
+
+
+def _instant(course: Path, args) -> int:
+    from autograder import instant
+    if not args.notebook.is_file():
+        print(f"error: no notebook at {args.notebook}", file=sys.stderr)
+        return 2
+    try:
+        result = instant.grade_notebook(args.notebook, args.assignment, course=course)
+    except (ValueError, LookupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=1))
+    else:
+        print(result.format())
+    return 0
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

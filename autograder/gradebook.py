@@ -1,0 +1,168 @@
+"""The gradebook nbgrader writes: where it is, how several workers share it, what it holds.
+
+SQLite (the default file gradebook.db) lets one writer at a time in. nbgrader opens plain
+"deferred" transactions: one that reads first and writes later can fail at once with "database is
+locked" when another process wrote in between, whatever the busy timeout (SQLite refuses to wait
+when waiting could deadlock). `share_sqlite_safely()` makes every SQLite transaction of this
+process start with BEGIN IMMEDIATE (take the write lock first, waiting up to two minutes for it),
+so concurrent workers queue for the lock instead of failing. PostgreSQL needs nothing of this.
+"""
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+SQLITE_BUSY_TIMEOUT_MS = 120_000
+_SHARED = False
+
+
+def gradebook_url(course: Path) -> str:
+    """The gradebook nbgrader_config.py points at (COURSE_DB_URL, else gradebook.db there)."""
+    return os.environ.get("COURSE_DB_URL", f"sqlite:///{course / 'gradebook.db'}")
+
+
+def printable_url(url: str) -> str:
+    """The URL without its password, for logs and reports."""
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def share_sqlite_safely() -> None:
+    """Make every SQLite connection of this process wait for the lock and take it up front."""
+    global _SHARED
+    if _SHARED:
+        return
+    _SHARED = True
+
+    @event.listens_for(Engine, "connect")
+    def _connect(dbapi_connection, _record):
+        if type(dbapi_connection).__module__.startswith("sqlite3"):
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+
+    @event.listens_for(Engine, "begin")
+    def _begin(connection):
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def retry_on_conflict(action, attempts: int = 5):
+    """Run `action()`; retry when another process created the same row or table at the same
+    moment (two shards preparing one PostgreSQL gradebook)."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError,
+                sqlalchemy.exc.OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def open_gradebook(url: str, course_id: str):
+    from nbgrader.api import Gradebook  # nbgrader is slow to import; only where needed
+    return retry_on_conflict(lambda: Gradebook(url, course_id))
+
+
+def missing_assignments(url: str, course_id: str, assignments: list[str],
+                        notebooks: dict[str, list[str]]) -> list[str]:
+    """The assignments whose notebooks are not all in the gradebook (never generated there)."""
+    from nbgrader.api import MissingEntry
+    missing = []
+    with open_gradebook(url, course_id) as gb:
+        for assignment in assignments:
+            try:
+                known = {n.name for n in gb.find_assignment(assignment).notebooks}
+            except MissingEntry:
+                known = set()
+            if not set(notebooks[assignment]) <= known:
+                missing.append(assignment)
+    return missing
+
+
+def add_students(url: str, course_id: str, students: list[str]) -> None:
+    """Create the students before workers start, so no two workers race to create one."""
+    def add():
+        with open_gradebook(url, course_id) as gb:
+            known = {s.id for s in gb.students}
+            for student in students:
+                if student not in known:
+                    gb.update_or_create_student(student)
+    retry_on_conflict(add)
+
+
+@dataclass
+class CellGrade:
+    notebook: str
+    cell: str
+    score: float | None
+    max_score: float
+    needs_manual_grade: bool
+
+
+def read_grades(url: str, course_id: str, assignment: str, student: str
+                ) -> tuple[float, float, list[CellGrade]] | None:
+    """(score, max_score, grade of every graded cell) of one submission; None if there is none."""
+    from nbgrader.api import MissingEntry
+    with open_gradebook(url, course_id) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return None
+        cells = [CellGrade(nb.name, g.name, g.auto_score if g.manual_score is None
+                           else g.manual_score, g.max_score, bool(g.needs_manual_grade))
+                 for nb in submission.notebooks for g in nb.grades]
+        return submission.score, submission.max_score, sorted(
+            cells, key=lambda c: (c.notebook, c.cell))
+
+
+def graded_submissions(url: str, course_id: str) -> set[tuple[str, str]]:
+    """{(assignment, student)} of every submission the gradebook holds."""
+    with open_gradebook(url, course_id) as gb:
+        return {(s.assignment.name, s.student.id) for a in gb.assignments
+                for s in a.submissions}
+
+
+def roster(url: str, course_id: str) -> list[str]:
+    """Every student the gradebook knows (nbgrader db student add, or an earlier submission)."""
+    with open_gradebook(url, course_id) as gb:
+        return sorted(s.id for s in gb.students)
+
+
+def all_grades(url: str, course_id: str, assignments: list[str]
+               ) -> dict[tuple[str, str], tuple[float, float, list[CellGrade]]]:
+    """read_grades for every submission of `assignments`, in one gradebook session."""
+    from nbgrader.api import MissingEntry
+    found = {}
+    with open_gradebook(url, course_id) as gb:
+        for assignment in assignments:
+            try:
+                subs = gb.find_assignment(assignment).submissions
+            except MissingEntry:
+                continue
+            for submission in subs:
+                cells = [CellGrade(nb.name, g.name, g.auto_score if g.manual_score is None
+                                   else g.manual_score, g.max_score, bool(g.needs_manual_grade))
+                         for nb in submission.notebooks for g in nb.grades]
+                found[(assignment, submission.student.id)] = (
+                    submission.score, submission.max_score,
+                    sorted(cells, key=lambda c: (c.notebook, c.cell)))
+    return found
+
+
+def max_scores(url: str, course_id: str, assignments: list[str]) -> dict[str, float]:
+    from nbgrader.api import MissingEntry
+    found = {}
+    with open_gradebook(url, course_id) as gb:
+        for assignment in assignments:
+            try:
+                found[assignment] = gb.find_assignment(assignment).max_score
+            except MissingEntry:
+                pass
+    return found

@@ -1,0 +1,233 @@
+"""The adversarial batch: every case of tests/adversarial/cases.py graded in ONE batch mixed with
+normal students, through the same functions as `make autograde` and the real nbgrader (every
+kernel sandboxed by nbgrader_config.py). Each case gets its expected outcome; the normal students
+get exactly what a batch without the hostile ones gives them; nothing reaches a server on the
+host's loopback; no feedback file shows a hidden test's line or number.
+
+The table (case, expected, score, flags) is printed and written to adversarial-table.md in the
+scratch course (`pytest -s tests/test_adversarial.py` shows it).
+"""
+import html
+import os
+import re
+import socket
+import threading
+import time
+
+import nbformat
+import pytest
+
+from adversarial.cases import ASSIGNMENT, CASES, NORMAL
+from autograder import feedback, flags, grading
+from autograder.gradebook import gradebook_url
+from autograder.nbgrader_cli import nbgrader, nbgrader_checked
+from autograder.notebooks import grade_id, grading_cells, is_solution, is_test, points, read
+from conftest import copy_course
+
+CELL_TIMEOUT = "10"  # seconds: the infinite loop costs this, not the default 60
+
+
+def _server():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                accepted.append(listener.accept())
+            except OSError:
+                return
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, accepted
+
+
+def _grade(course, students: dict):
+    """Write each student's submission, autograde the class in one batch, return what it left."""
+    release = read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    source = read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    for student, (filename, build, port) in students.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        made = build(release, source)
+        if isinstance(made, bytes):
+            (folder / filename).write_bytes(made)
+        else:
+            text = nbformat.writes(made)
+            (folder / filename).write_text(text.replace("PORT", str(port)), encoding="utf-8")
+        (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
+    started = time.monotonic()
+    outcomes = grading.grade_class(course, [ASSIGNMENT], bar=False, log=lambda m: None)
+    elapsed = time.monotonic() - started
+    return {o.student: o for o in outcomes}, elapsed
+
+
+def _new_course(tmp_path_factory, name):
+    course = copy_course(tmp_path_factory.mktemp(name))
+    nbgrader_checked("generate_assignment", ASSIGNMENT, "--force", course=course)
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    old = os.environ.get("COURSE_TIMEOUT")
+    os.environ["COURSE_TIMEOUT"] = CELL_TIMEOUT
+    listener, accepted = _server()
+    port = listener.getsockname()[1]
+    try:
+        course = _new_course(tmp_path_factory, "adversarial")
+        clean_course = _new_course(tmp_path_factory, "clean")
+        students = {c.name: (c.filename, c.build, port) for c in CASES}
+        students.update({name: (f"{ASSIGNMENT}.ipynb", build, port) for name, build in NORMAL.items()})
+        grades, elapsed = _grade(course, students)
+        feedback.generate(course, ASSIGNMENT, sorted(grades))
+        # after the hostile batch, not beside it: the grader forks its workers (2 already)
+        clean, _ = _grade(clean_course, {n: (f"{ASSIGNMENT}.ipynb", b, port)
+                                        for n, b in NORMAL.items()})
+    finally:
+        listener.close()
+        if old is None:
+            os.environ.pop("COURSE_TIMEOUT", None)
+        else:
+            os.environ["COURSE_TIMEOUT"] = old
+    found = {}
+    for row in flags.read_flags(course):
+        found.setdefault(row["student_id"], []).append(row["reason"])
+    table = _table(course, grades, found, elapsed)
+    (course / "adversarial-table.md").write_text(table)
+    print("\n" + table)
+    return course, grades, clean, found, accepted
+
+
+def _table(course, grades, found, elapsed) -> str:
+    lines = [f"adversarial batch: {len(CASES)} cases + {len(NORMAL)} normal students graded in "
+             f"{elapsed:.0f} s", "", "| case | expected | score | flags / problems |", "|---|---|---|---|"]
+    for case in CASES:
+        g = grades[case.name]
+        notes = "; ".join(found.get(case.name, []) + g.problems) or "-"
+        lines.append(f"| {case.name} | {case.outcome()} | {g.score:g} / {g.max_score:g} | "
+                     f"{notes[:160]} |")
+    for name in NORMAL:
+        lines.append(f"| {name} (normal) | as alone | {grades[name].score:g} | "
+                     f"{'; '.join(found.get(name, [])) or '-'} |")
+    return "\n".join(lines)
+
+
+def _expected_score(course, case, grades):
+    nb = read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    full = sum(points(c) for c in nb.cells if is_test(c))
+    if case.zero:
+        return 0
+    if case.same_as:
+        return grades[case.same_as].score
+    lost = set()
+    for name in case.loses:
+        tests = grading_cells(nb, name)
+        lost |= {grade_id(t) for t in tests} if tests else {name}
+    return full - sum(points(c) for c in nb.cells if grade_id(c) in lost)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_each_case_gets_its_expected_outcome(graded, case):
+    course, grades, _, found, _ = graded
+    grade = grades[case.name]
+    reasons = found.get(case.name, [])
+    if case.problem:
+        assert grade.score == 0
+        assert any(case.problem in p for p in grade.problems), grade.problems
+        if not case.flag:
+            return
+    else:
+        assert not grade.problems, grade.problems
+    if case.flag:
+        assert any(case.flag in r for r in reasons), reasons
+        from nbgrader.api import Gradebook
+        with Gradebook(gradebook_url(course)) as gb:
+            assert gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, case.name).flagged
+    else:
+        assert not reasons, f"false flag: {reasons}"
+    if not case.problem and (case.loses or case.same_as or case.zero or not case.flag):
+        assert grade.score == _expected_score(course, case, grades)
+
+
+def test_normal_students_get_what_a_batch_without_the_hostile_ones_gives(graded):
+    _, grades, clean, found, _ = graded
+    for name in NORMAL:
+        assert grades[name].score == clean[name].score
+        assert not grades[name].problems and name not in found
+    assert clean["normal_solution"].score == clean["normal_solution"].max_score
+
+
+def test_nothing_reached_the_hosts_loopback(graded):
+    *_, accepted = graded
+    assert not accepted
+
+
+def _secrets(course):
+    """Hidden test lines (long enough to mean something) and distinctive numbers in them that
+    neither the release nor a correct answer shows."""
+    source = read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    released = "\n".join(c.source for c in read(course / "release" / ASSIGNMENT /
+                                                 f"{ASSIGNMENT}.ipynb").cells)
+    # a correct answer shows its own values: numbers of the solutions are not secrets
+    released += "\n".join(c.source for c in source.cells if is_solution(c))
+    lines, numbers = set(), set()
+    for cell in source.cells:
+        if "### BEGIN HIDDEN TESTS" not in cell.source:
+            continue
+        hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+        for line in (l.strip() for l in hidden.splitlines()):
+            if len(line) >= 25 and not line.startswith("#") and line not in released:
+                lines.add(line)
+            numbers |= {n for n in re.findall(r"(?<![\w.])\d+\.\d{2,}(?![\w.])", line)
+                        if n not in released}
+    return lines, numbers
+
+
+def test_feedback_never_shows_a_hidden_test_line_or_number(graded):
+    course, *_ = graded
+    lines, numbers = _secrets(course)
+    assert lines and numbers, "the notebook has no hidden tests to keep secret"
+    pages = sorted((course / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+    assert len(pages) >= len(NORMAL) + 10
+    for page in pages:
+        text = re.sub(r"<img[^>]*>", "", page.read_text(encoding="utf-8"))
+        text = html.unescape(re.sub(r"<[^>]+>", "", text))
+        for line in lines:
+            assert line not in text, f"{page}: hidden test line shown: {line}"
+        shown = set(re.findall(r"(?<![\w.])\d+\.\d{2,}(?![\w.])", text))
+        assert not (shown & numbers), f"{page}: hidden test numbers shown: {shown & numbers}"
+
+
+def _outputs(course, student) -> str:
+    nb = read(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    return "\n".join(o.get("text", "") + o.get("evalue", "") for c in nb.cells
+                     for o in c.get("outputs", []))
+
+
+def test_plain_nbgrader_ran_every_kernel_sandboxed(graded):
+    """The grader runs nbgrader's own autograde in the course directory: the attempts
+    to read the source notebook and to reach the host's loopback failed inside the kernel."""
+    course, *_ = graded
+    assert "no source: [Errno 2] No such file or directory" in _outputs(course, "reads_source_notebook")
+    assert "no network:" in _outputs(course, "network")
+    assert "no gradebook:" in _outputs(course, "reads_gradebook")
+
+
+def test_plain_nbgrader_autograde_survives_a_duplicated_cell(graded):
+    course, grades, *_ = graded
+    result = nbgrader("autograde", ASSIGNMENT, "--student=du*", "--force", course=course)
+    assert result.returncode == 0, result.stdout + result.stderr
+    from nbgrader.api import Gradebook
+    with Gradebook(gradebook_url(course)) as gb:
+        assert gb.find_submission(ASSIGNMENT, "duplicated_cell").score == grades[
+            "normal_solution"].max_score
+
+
+def test_the_feedback_filter_is_what_kept_the_hidden_source_out(graded):
+    """hidden_source_printed's hook printed the hidden tests into its graded outputs; only the
+    feedback filter (autograder/feedback.py) stands between them and the student."""
+    course, *_ = graded
+    lines, _ = _secrets(course)
+    assert sum(line in _outputs(course, "hidden_source_printed") for line in lines) > 10
