@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -81,14 +82,31 @@ def lab(tmp_path_factory, chromium):
         yield server
 
 
+class BrowserSession:
+    """One Chromium page on JupyterLab, reused from notebook to notebook (loading JupyterLab
+    again costs seconds); replaced by a fresh one after a failure, so one notebook's failure
+    does not leave dialogs or tabs behind for the next."""
+
+    def __init__(self, browser):
+        self.browser = browser
+        self.page = self._new_page()
+
+    def _new_page(self):
+        context = self.browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+        return context.new_page()
+
+    def reset(self):
+        self.page.context.close()
+        self.page = self._new_page()
+
+
 @pytest.fixture(scope="module")
-def page(lab):
+def session(lab):
     from playwright.sync_api import sync_playwright
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        yield context.new_page()
+        yield BrowserSession(browser)
         browser.close()
     _write_timings()
 
@@ -106,32 +124,48 @@ def _write_timings():
     (SCREENSHOTS / "timings.md").write_text("\n".join(lines) + "\n")
 
 
-def _run(page, lab, assignment, copy):
-    """Open, Run All, screenshot, save; returns (notebook page, saved notebook, timings)."""
+@contextmanager
+def notebook_run(session, lab, assignment, copy):
+    """Open the copy, Run All, check widgets and figures, screenshot, save; yields
+    (notebook page, saved notebook, timings). The tab is closed and its kernel shut down after."""
     started = time.monotonic()
-    notebook = NotebookInLab(page, lab, f"{copy}/{assignment}/{assignment}.ipynb").open()
-    timings = {"open": time.monotonic() - started}
-    run = notebook.run_all()
-    timings.update(run=run.seconds, rounds=run.rounds)
-    saved = notebook.save()
-    widget_errors = notebook.wait_widgets_rendered(_widget_cells(saved))
-    assert not widget_errors, f"{assignment} ({copy}): widgets failed to display in cells {widget_errors}"
-    missing = set(_image_cells(saved)) - set(notebook.image_cells())
-    assert not missing, f"{assignment} ({copy}): figures not shown as images in cells {sorted(missing)}"
-    notebook.screenshot(SCREENSHOTS / f"{assignment}-{copy}.png")
-    return notebook, saved, timings, started
-
-
-def _finish(notebook, assignment, copy, timings, started):
-    notebook.close()
+    try:
+        notebook = NotebookInLab(session.page, lab, f"{copy}/{assignment}/{assignment}.ipynb").open()
+        timings = {"open": time.monotonic() - started}
+        run = notebook.run_all()
+        timings.update(run=run.seconds, rounds=run.rounds)
+        saved = notebook.save()
+        widget_errors = notebook.wait_widgets_rendered(_widget_cells(saved))
+        assert not widget_errors, f"{assignment} ({copy}): widgets failed to display in cells {widget_errors}"
+        missing = set(_image_cells(saved)) - set(notebook.image_cells())
+        assert not missing, f"{assignment} ({copy}): figures not shown as images in cells {sorted(missing)}"
+        notebook.screenshot(SCREENSHOTS / f"{assignment}-{copy}.png")
+        yield notebook, saved, timings
+        notebook.close()
+    except BaseException:
+        session.reset()
+        lab.shutdown_kernels()
+        raise
     timings["total"] = time.monotonic() - started
     TIMINGS[(assignment, copy)] = timings
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_blank_notebook_runs_in_jupyterlab_and_validate_lists_the_failures(page, lab, assignment):
-    notebook, saved, timings, started = _run(page, lab, assignment, "blank")
+def test_blank_notebook_runs_in_jupyterlab_and_validate_lists_the_failures(session, lab, assignment):
+    with notebook_run(session, lab, assignment, "blank") as (notebook, saved, timings):
+        failing_tests = _check_blank_errors(assignment, saved)
+        clock = time.monotonic()
+        result = notebook.validate()
+        timings["validate"] = time.monotonic() - clock
+    assert result["outcome"] == "failed", result["text"][:500]
+    assert result["failed"] == len(failing_tests), (result["failed"], len(failing_tests))
+    for cell in failing_tests:
+        assert cell.source.splitlines()[0] in result["text"], \
+            f"Validate does not list the failing test {grade_id(cell)}"
 
+
+def _check_blank_errors(assignment, saved) -> list:
+    """The test cells that fail; asserts that nothing else raised what it must not."""
     unexpected, failing_tests = [], []
     for index, cell in enumerate(saved.cells):
         for error in _error_outputs(cell):
@@ -145,34 +179,26 @@ def test_blank_notebook_runs_in_jupyterlab_and_validate_lists_the_failures(page,
     assert not unexpected, f"{assignment}: errors a blank notebook must not raise: {unexpected}"
     assert failing_tests, f"{assignment}: no visible test fails on the blank notebook"
 
-    clock = time.monotonic()
-    result = notebook.validate()
-    timings["validate"] = time.monotonic() - clock
-    _finish(notebook, assignment, "blank", timings, started)
-    assert result["outcome"] == "failed", result["text"][:500]
-    assert result["failed"] == len(failing_tests), (result["failed"], len(failing_tests))
-    for cell in failing_tests:
-        assert cell.source.splitlines()[0] in result["text"], \
-            f"Validate does not list the failing test {grade_id(cell)}"
+    return failing_tests
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solved_notebook_runs_clean_its_widgets_respond_and_validate_passes(page, lab, assignment):
-    notebook, saved, timings, started = _run(page, lab, assignment, "solved")
-    errors = [f"{grade_id(c) or f'cell {i}'}: {e['ename']}: {e['evalue'][:200]}"
-              for i, c in enumerate(saved.cells) for e in _error_outputs(c)]
-    assert not errors, f"{assignment}: the solution-filled notebook raised {errors}"
+def test_solved_notebook_runs_clean_its_widgets_respond_and_validate_passes(session, lab, assignment):
+    with notebook_run(session, lab, assignment, "solved") as (notebook, saved, timings):
+        errors = [f"{grade_id(c) or f'cell {i}'}: {e['ename']}: {e['evalue'][:200]}"
+                  for i, c in enumerate(saved.cells) for e in _error_outputs(c)]
+        assert not errors, f"{assignment}: the solution-filled notebook raised {errors}"
 
-    clock = time.monotonic()
-    interactions = [x for index in notebook.widget_cells() for x in notebook.interact(index)]
-    timings["widgets"] = time.monotonic() - clock
-    timings["controls"] = [f"cell {x.cell}: {x.control} {'changed the output' if x.changed else 'CHANGED NOTHING'}"
-                           f" ({x.seconds:.1f} s)" for x in interactions]
+        clock = time.monotonic()
+        interactions = [x for index in notebook.widget_cells() for x in notebook.interact(index)]
+        timings["widgets"] = time.monotonic() - clock
+        timings["controls"] = [
+            f"cell {x.cell}: {x.control} {'changed the output' if x.changed else 'CHANGED NOTHING'}"
+            f" ({x.seconds:.1f} s)" for x in interactions]
+
+        clock = time.monotonic()
+        result = notebook.validate()
+        timings["validate"] = time.monotonic() - clock
     dead = [f"cell {x.cell}: {x.control}" for x in interactions if not x.changed]
-
-    clock = time.monotonic()
-    result = notebook.validate()
-    timings["validate"] = time.monotonic() - clock
-    _finish(notebook, assignment, "solved", timings, started)
     assert not dead, f"{assignment}: moving these controls changed nothing: {dead}"
     assert result["outcome"] == "success", result["text"][:1000]

@@ -19,7 +19,8 @@ from pathlib import Path
 
 SETTINGS = {
     # Every cell stays attached to the page (the default renders only the visible ones).
-    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none",
+                                              "scrollPastEnd": False},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 

@@ -18,7 +18,8 @@ CONTROLS = (".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, .
             ".widget-select, .widget-select-multiple, .widget-play")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # The notebook in the tab on show (JupyterLab keeps other open notebooks in the page, hidden).
-NB = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+NB = PANEL + " .jp-Notebook"
 
 _JS_PROMPTS = """() => Array.from(document.querySelectorAll('__NB__ .jp-Cell'))
     .map(c => c.classList.contains('jp-CodeCell')
@@ -36,7 +37,7 @@ _JS_OUTPUT_SIGNATURE = """([index, controls]) => {
 }"""
 
 _JS_KERNEL_IDLE = """() => document.querySelector(
-    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"""
+    '__PANEL__ .jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"""
 
 # Indices of the cells that show a widget view (ipywidgets puts it straight into the output).
 _JS_WIDGET_CELLS = """() => Array.from(document.querySelectorAll('__NB__ .jp-Cell'))
@@ -73,10 +74,10 @@ class NotebookInLab:
         self.file = Path(lab.root_dir) / path
 
     def _evaluate(self, code, arg=None):
-        return self.page.evaluate(code.replace("__NB__", NB), arg)
+        return self.page.evaluate(code.replace("__NB__", NB).replace("__PANEL__", PANEL), arg)
 
     def _wait_for(self, code, arg=None, timeout=None):
-        return self.page.wait_for_function(code.replace("__NB__", NB), arg=arg,
+        return self.page.wait_for_function(code.replace("__NB__", NB).replace("__PANEL__", PANEL), arg=arg,
                                            timeout=timeout or self.timeout_ms)
 
     # --- opening and running ---------------------------------------------------------------
@@ -246,7 +247,7 @@ class NotebookInLab:
 
     def save(self) -> nbformat.NotebookNode:
         """Save from the page (Ctrl+S) and return the notebook as written to disk."""
-        self.page.locator('.jp-NotebookPanel-toolbar [data-command="docmanager:save"]').click()
+        self.page.locator(f'{PANEL} .jp-NotebookPanel-toolbar [data-command="docmanager:save"]').click()
         self._wait_for(
             "() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
             timeout=self.timeout_ms)
@@ -254,7 +255,7 @@ class NotebookInLab:
 
     def validate(self) -> dict:
         """Press nbgrader's Validate button; return the dialog's outcome and text, then close it."""
-        self.page.locator(".jp-NotebookPanel-toolbar .validate-button").click()
+        self.page.locator(f"{PANEL} .jp-NotebookPanel-toolbar .validate-button").click()
         dialog = self.page.locator(".jp-Dialog:has(#validation-message)")
         dialog.wait_for(timeout=self.timeout_ms)
         message = dialog.locator("#validation-message")
@@ -275,7 +276,7 @@ class NotebookInLab:
         self.page.set_viewport_size({"width": size["width"], "height": min(height + 200, max_height)})
         try:
             if height + 200 <= max_height:  # JupyterLab lays the panel out again for the new size
-                self._wait_for(f"() => {outer}.clientHeight + 2 >= {outer}.scrollHeight")
+                self._wait_for(f"() => {outer}.clientHeight + 2 >= {height}")
             self.page.screenshot(path=str(path))
         finally:
             self.page.set_viewport_size(size)
