@@ -28,24 +28,17 @@ import pytest
 
 from autograder.classroom import solve_cells
 from autograder.notebooks import grade_id, is_solution, is_test, read
-from browser.lab import JupyterLab
+from browser.lab import CHROMIUM, JupyterLab, ensure_chromium
 from browser.notebook import WIDGET_MIME, NotebookInLab
 from conftest import ASSIGNMENTS, ROOT
 
-BROWSER_DIR = ROOT / "tests" / "browser"
-SCREENSHOTS = BROWSER_DIR / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "tests" / "browser" / "screenshots"
 TIMINGS = {}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> str:
-    """Debian's Chromium (and the Hangul font), installed by the repository's script if needed."""
-    result = subprocess.run(["bash", str(BROWSER_DIR / "install-browser.sh")],
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"could not install the browser:\n{result.stderr}"
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing after install-browser.sh"
-    return CHROMIUM
+    return ensure_chromium()
 
 
 def _error_outputs(cell) -> list:

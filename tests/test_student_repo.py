@@ -9,6 +9,7 @@ package, with NotImplementedError only in the exercises.
 """
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -199,7 +200,7 @@ def test_postbuild_installs_course_with_its_data_and_turns_instructor_tools_off(
 
     labext = subprocess.run([str(bin_dir / "jupyter"), "labextension", "list"], env=env,
                             capture_output=True, text=True, check=True)
-    listing = labext.stdout + labext.stderr
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", labext.stdout + labext.stderr)
     for plugin in ("formgrader", "create-assignment", "course-list"):
         assert re.search(rf"@jupyter/nbgrader:{plugin}\b", listing.split("Disabled extensions:")[-1]), \
             f"@jupyter/nbgrader:{plugin} is not disabled:\n{listing}"
@@ -207,7 +208,7 @@ def test_postbuild_installs_course_with_its_data_and_turns_instructor_tools_off(
         assert f"@jupyter/nbgrader:{plugin}" not in listing.split("Disabled extensions:")[-1]
     server = subprocess.run([str(bin_dir / "jupyter"), "server", "extension", "list"], env=env,
                             capture_output=True, text=True, check=True)
-    lines = (server.stdout + server.stderr).splitlines()
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", server.stdout + server.stderr).splitlines()
     state = {m[1]: m[2] for line in lines
              if (m := re.search(r"(nbgrader\.server_extensions\.\w+)\s+(enabled|disabled)", line))}
     assert state == {"nbgrader.server_extensions.formgrader": "disabled",
@@ -240,3 +241,42 @@ def test_notebook_runs_in_the_student_environment(student_env, student_repo, ass
             else:
                 assert is_test(cell) and error["ename"] in ("NotImplementedError", "AssertionError"), \
                     f"{where} raised {error['ename']}: {error['evalue'][:300]}"
+
+
+def test_students_jupyterlab_has_assignments_and_validate_but_no_instructor_tools(student_env,
+                                                                                 student_repo,
+                                                                                 tmp_path):
+    """JupyterLab of the students' environment, in a real browser, on a copy of their repository:
+    the Nbgrader menu offers the Assignment List only, the Create Assignment sidebar is gone, and
+    Validate on a blank notebook lists the failing tests. The screenshot of the notebook as it
+    opens is tests/browser/screenshots/student-lab.png (the README's picture, docs/student-lab.png,
+    is a copy of it)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser.lab import JupyterLab, ensure_chromium
+    from browser.notebook import NotebookInLab
+
+    chromium = ensure_chromium()
+    bin_dir, _ = student_env
+    root = tmp_path / "home"
+    shutil.copytree(student_repo, root, ignore=shutil.ignore_patterns(".git"))
+    first = ASSIGNMENTS[0]
+    shots = ROOT / "tests" / "browser" / "screenshots"
+    shots.mkdir(exist_ok=True)
+    with JupyterLab(root, tmp_path / "lab", python=str(bin_dir / "python")) as lab, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        NotebookInLab(page, lab, f"{first}/{first}.ipynb").open()
+        page.screenshot(path=str(shots / "student-lab.png"))
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+        items = page.locator(".lm-Menu .lm-Menu-item:visible").all_inner_texts()
+        page.keyboard.press("Escape")
+        sidebars = page.evaluate("() => Array.from(document.querySelectorAll("
+                                 "'.jp-SideBar .lm-TabBar-tab')).map(e => e.title)")
+        assert [i.strip() for i in items if i.strip()] == ["Assignment List"], items
+        assert not [t for t in sidebars if "Create Assignment" in t], sidebars
+        page.locator(".validate-button").click()
+        page.locator("#validation-message").wait_for(timeout=120_000)
+        assert "validation-failed" in page.locator("#validation-message").get_attribute("class")
+        browser.close()

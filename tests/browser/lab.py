@@ -17,12 +17,25 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+BROWSER_DIR = Path(__file__).resolve().parent
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download is not used
+
 SETTINGS = {
     # Every cell stays attached to the page (the default renders only the visible ones).
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none",
                                               "scrollPastEnd": False},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
+
+
+def ensure_chromium() -> str:
+    """Debian's Chromium and a Hangul font, installed by install-browser.sh when missing (it needs
+    root the first time, as in CI); fails with the reason otherwise, never skips."""
+    result = subprocess.run(["bash", str(BROWSER_DIR / "install-browser.sh")],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"could not install the browser:\n{result.stderr}"
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing after install-browser.sh"
+    return CHROMIUM
 
 
 def free_port() -> int:
