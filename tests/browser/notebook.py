@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 # The controls a student can move, type into or press (ipywidgets 8 class names).
 CONTROLS = (".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, .widget-button, "
@@ -37,7 +38,8 @@ _JS_OUTPUT_SIGNATURE = """([index, controls]) => {
 }"""
 
 _JS_KERNEL_IDLE = """() => document.querySelector(
-    '__PANEL__ .jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'"""
+        '__PANEL__ .jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'
+    && /\\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')?.textContent || '')"""
 
 # Indices of the cells that show a widget view (ipywidgets puts it straight into the output).
 _JS_WIDGET_CELLS = """() => Array.from(document.querySelectorAll('__NB__ .jp-Cell'))
@@ -45,7 +47,8 @@ _JS_WIDGET_CELLS = """() => Array.from(document.querySelectorAll('__NB__ .jp-Cel
     .filter(i => i >= 0)"""
 
 _JS_WIDGET_ERRORS = """() => Array.from(document.querySelectorAll('__NB__ .jp-Cell'))
-    .map((c, i) => /Error displaying widget|Loading widget/.test(c.querySelector('.jp-OutputArea')?.textContent || '') ? i : -1)
+    .map((c, i) => /Error displaying widget|Loading widget/
+        .test(c.querySelector('.jp-OutputArea')?.textContent || '') ? i : -1)
     .filter(i => i >= 0)"""
 
 
@@ -59,10 +62,8 @@ class Interaction:
 
 @dataclass
 class RunReport:
-    rounds: int = 0
+    rounds: int = 0       # Run All, then one "Run Selected Cell and All Below" per error
     seconds: float = 0.0
-    widget_cells: list = field(default_factory=list)
-    interactions: list = field(default_factory=list)
 
 
 class NotebookInLab:
@@ -73,11 +74,16 @@ class NotebookInLab:
         self.timeout_ms = timeout_s * 1000
         self.file = Path(lab.root_dir) / path
 
+    @staticmethod
+    def _js(code: str) -> str:
+        """Scripts name the notebook on show as __NB__ and its panel as __PANEL__."""
+        return code.replace("__NB__", NB).replace("__PANEL__", PANEL)
+
     def _evaluate(self, code, arg=None):
-        return self.page.evaluate(code.replace("__NB__", NB).replace("__PANEL__", PANEL), arg)
+        return self.page.evaluate(self._js(code), arg)
 
     def _wait_for(self, code, arg=None, timeout=None):
-        return self.page.wait_for_function(code.replace("__NB__", NB).replace("__PANEL__", PANEL), arg=arg,
+        return self.page.wait_for_function(self._js(code), arg=arg,
                                            timeout=timeout or self.timeout_ms)
 
     # --- opening and running ---------------------------------------------------------------
@@ -121,7 +127,7 @@ class NotebookInLab:
                     const p = ({_JS_PROMPTS})();
                     return /^\\[\\d+\\]:$/.test(p[{start}]) && !p.some(x => x === '[*]:');
                 }}""")
-        except Exception as exc:  # noqa: BLE001  (say where it stopped)
+        except PlaywrightTimeout as exc:  # say where it stopped
             prompts = {i: p for i, p in enumerate(self.prompts()) if p is not None}
             raise AssertionError(f"{self.path}: cells did not finish running from cell {start} "
                                  f"within {self.timeout_ms / 1000:.0f} s; prompts: {prompts}") from exc
@@ -227,11 +233,10 @@ class NotebookInLab:
             self._act(control, kind)
             try:
                 self._wait_for(
-                    f"([index, controls, before]) => ({_JS_OUTPUT_SIGNATURE})([index, controls]) !== before"
-                    " && !document.querySelector('__NB__ .jp-InputPrompt')?.textContent.includes('[*]')",
+                    f"([index, controls, before]) => ({_JS_OUTPUT_SIGNATURE})([index, controls]) !== before",
                     arg=[index, CONTROLS, before], timeout=wait_s * 1000)
                 changed = True
-            except Exception:  # noqa: BLE001  (reported as "did not change")
+            except PlaywrightTimeout:  # reported as "changed nothing"
                 changed = False
             # Let the kernel finish drawing before the next control moves.
             self.wait_kernel_idle()
