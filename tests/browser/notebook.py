@@ -132,6 +132,35 @@ class NotebookInLab:
             raise AssertionError(f"{self.path}: cells did not finish running from cell {start} "
                                  f"within {self.timeout_ms / 1000:.0f} s; prompts: {prompts}") from exc
 
+    def _select(self, index: int):
+        """Make cell `index` the active cell by clicking its prompt (again, if a re-layout
+        moved it under the pointer)."""
+        check = (f"() => document.querySelectorAll('__NB__ .jp-Cell')[{index}]"
+                 ".classList.contains('jp-mod-active')")
+        for _ in range(3):
+            self.page.locator(NB + " .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
+            try:
+                self._wait_for(check, timeout=5_000)
+                return
+            except PlaywrightTimeout:
+                continue
+        raise AssertionError(f"{self.path}: could not select cell {index}")
+
+    def _run_from(self, command: str, start: int):
+        """Run > `command`, which runs from cell `start`; then wait until it is done. JupyterLab
+        marks queued cells [*] at once: if cell `start` is not marked, the menu click was lost
+        and is made once more."""
+        started = f"() => ({_JS_PROMPTS})()[{start}] !== '[ ]:'"
+        for attempt in range(2):
+            self._menu("Run", command)
+            try:
+                self._wait_for(started, timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                if attempt:
+                    raise AssertionError(f"{self.path}: Run > {command} did not start cell {start}")
+        self._wait_until_run_from(start)
+
     def run_all(self) -> RunReport:
         """Run > Run All Cells. JupyterLab stops at the first error, as it does for a student;
         then the next cell is selected and Run > Run Selected Cell and All Below continues, until
@@ -139,8 +168,7 @@ class NotebookInLab:
         report, started = RunReport(), time.monotonic()
         prompts = self.prompts()
         code = [i for i, p in enumerate(prompts) if p is not None]
-        self._menu("Run", "runmenu:run-all")
-        self._wait_until_run_from(code[0])
+        self._run_from("runmenu:run-all", code[0])
         report.rounds = 1
         while True:
             prompts = self.prompts()
@@ -148,10 +176,8 @@ class NotebookInLab:
             if not not_run:
                 break
             assert report.rounds <= len(code), f"Run All did not get through: {prompts}"
-            self.page.locator(NB + " .jp-Cell").nth(not_run[0]) \
-                .locator(".jp-InputPrompt").click()
-            self._menu("Run", "notebook:run-all-below")
-            self._wait_until_run_from(not_run[0])
+            self._select(not_run[0])
+            self._run_from("notebook:run-all-below", not_run[0])
             report.rounds += 1
         report.seconds = time.monotonic() - started
         return report
