@@ -9,10 +9,10 @@ export MPLBACKEND ?= Agg
 
 ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 
-.PHONY: help install sandbox test demo release autograde feedback lab bench clean distclean
+.PHONY: help install sandbox test demo release autograde feedback lab bench readme student-repo clean distclean
 
 help:  ## list the verbs
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies (once)
 
@@ -50,6 +50,13 @@ lab: $(STAMP)  ## open JupyterLab on the course
 
 bench: $(STAMP)  ## run the benchmarks and record their results in bench/results/
 	$(VENV)/bin/python -m bench
+
+readme: $(STAMP)  ## rewrite the README's notebook table from the notebooks and [tool.course] in pyproject.toml
+	$(VENV)/bin/python -m autograder.notebook_table
+
+STUDENT_REPO ?= $(CURDIR)/student-repo
+student-repo: $(STAMP)  ## write the students' repository (release notebooks, course, Binder files) into STUDENT_REPO
+	$(VENV)/bin/python -m autograder.student_repo $(STUDENT_REPO)
 
 clean:  ## remove everything nbgrader and the demo generated (keeps .venv)
 	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal grades.csv flags.csv
