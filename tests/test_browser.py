@@ -34,6 +34,7 @@ from conftest import ASSIGNMENTS, ROOT
 
 SCREENSHOTS = ROOT / "tests" / "browser" / "screenshots"
 TIMINGS = {}
+RETRIES = {}  # (assignment, copy) -> the first attempt's error, for a notebook checked twice
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,9 @@ def _write_timings():
     lines += ["", "Controls used in the solution-filled copies:"]
     lines += [f"- {assignment}, {line}" for (assignment, copy), t in sorted(TIMINGS.items())
               for line in t.get("controls", [])]
+    if RETRIES:
+        lines += ["", "Checked a second time after a first attempt failed:"]
+        lines += [f"- {assignment} ({copy}): {error}" for (assignment, copy), error in sorted(RETRIES.items())]
     (SCREENSHOTS / "timings.md").write_text("\n".join(lines) + "\n")
 
 
@@ -143,8 +147,26 @@ def notebook_run(session, lab, assignment, copy):
     TIMINGS[(assignment, copy)] = timings
 
 
+def _at_most_twice(check, assignment, copy):
+    """Run one notebook's browser check; if it fails, run it once more in a fresh page.
+
+    Driving JupyterLab's UI through Chromium can lose a click or a keystroke on a loaded machine;
+    a notebook that fails twice fails the test. Each retry is printed and listed in timings.md,
+    so a flaky notebook stays visible."""
+    try:
+        check()
+    except Exception as first:  # noqa: BLE001 (any failure of the first attempt is retried once)
+        RETRIES[(assignment, copy)] = f"{type(first).__name__}: {str(first)[:300]}"
+        print(f"{assignment} ({copy}): checking again after {RETRIES[(assignment, copy)]}")
+        check()
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_blank_notebook_runs_in_jupyterlab_and_validate_lists_the_failures(session, lab, assignment):
+    _at_most_twice(lambda: _check_blank(session, lab, assignment), assignment, "blank")
+
+
+def _check_blank(session, lab, assignment):
     with notebook_run(session, lab, assignment, "blank") as (notebook, saved, timings):
         failing_tests = _check_blank_errors(assignment, saved)
         clock = time.monotonic()
@@ -177,6 +199,10 @@ def _check_blank_errors(assignment, saved) -> list:
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solved_notebook_runs_clean_its_widgets_respond_and_validate_passes(session, lab, assignment):
+    _at_most_twice(lambda: _check_solved(session, lab, assignment), assignment, "solved")
+
+
+def _check_solved(session, lab, assignment):
     with notebook_run(session, lab, assignment, "solved") as (notebook, saved, timings):
         errors = [f"{grade_id(c) or f'cell {i}'}: {e['ename']}: {e['evalue'][:200]}"
                   for i, c in enumerate(saved.cells) for e in _error_outputs(c)]
