@@ -1,6 +1,8 @@
 """Shared fixtures: the course's notebooks, a scratch copy of the course, notebook execution."""
 import os
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 import nbformat
@@ -45,3 +47,26 @@ def assignment(request) -> str:
 @pytest.fixture
 def source_nb(assignment):
     return nbformat.read(str(source_notebook_path(assignment)), as_version=4)
+
+
+def loopback_listener(reply: bytes = b""):
+    """A TCP server on the host's 127.0.0.1 (a free port) that records every connection it accepts
+    and sends each one `reply`; for proving a graded notebook cannot reach the host's network.
+    Returns (listening socket, list of accepted connections); close the socket to stop it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            if reply:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, accepted

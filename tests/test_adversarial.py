@@ -10,8 +10,6 @@ scratch course (`pytest -s tests/test_adversarial.py` shows it).
 import html
 import os
 import re
-import socket
-import threading
 import time
 
 import nbformat
@@ -22,25 +20,9 @@ from autograder import feedback, flags, grading
 from autograder.gradebook import gradebook_url
 from autograder.nbgrader_cli import nbgrader, nbgrader_checked
 from autograder.notebooks import grade_id, grading_cells, is_solution, is_test, points, read
-from conftest import copy_course
+from conftest import copy_course, loopback_listener
 
 CELL_TIMEOUT = "10"  # seconds: the infinite loop costs this, not the default 60
-
-
-def _server():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    accepted = []
-
-    def serve():
-        while True:
-            try:
-                accepted.append(listener.accept())
-            except OSError:
-                return
-    threading.Thread(target=serve, daemon=True).start()
-    return listener, accepted
 
 
 def _grade(course, students: dict):
@@ -73,7 +55,7 @@ def _new_course(tmp_path_factory, name):
 def graded(tmp_path_factory):
     old = os.environ.get("COURSE_TIMEOUT")
     os.environ["COURSE_TIMEOUT"] = CELL_TIMEOUT
-    listener, accepted = _server()
+    listener, accepted = loopback_listener()
     port = listener.getsockname()[1]
     try:
         course = _new_course(tmp_path_factory, "adversarial")

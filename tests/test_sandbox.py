@@ -7,8 +7,6 @@ after it must still run.
 """
 import json
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import cli, sandbox
+from conftest import loopback_listener
 
 SECRET = "the-instructors-secret-4242"
 
@@ -54,21 +53,7 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    accepted = []
-
-    def serve():
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(conn)
-            conn.sendall(SECRET.encode())
-
-    threading.Thread(target=serve, daemon=True).start()
+    listener, accepted = loopback_listener(SECRET.encode())
     yield listener.getsockname()[1], accepted
     listener.close()
 
