@@ -5,6 +5,8 @@
     feedback  [ASSIGNMENT ...]  feedback HTML without hidden tests into feedback/
     report    [ASSIGNMENT ...]  rewrite reports/ and grades.csv from the gradebook and the ledger
     instant   NOTEBOOK          grade one notebook now, nothing stored (a student's "grade me")
+    links     --hub URL --repo URL [--branch B]
+                                an nbgitpuller link per release notebook (JupyterHub)
 """
 import argparse
 import json
@@ -63,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     instant.add_argument("--assignment", default=None,
                          help="default: the notebook's name without .ipynb")
     instant.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    pull = commands.add_parser("links", help="an nbgitpuller link per release notebook",
+                               description="Print, per release notebook, the nbgitpuller link "
+                               "that opens it in JupyterLab on a JupyterHub, cloned from the "
+                               "students' repository (`make student-repo`, published at --repo).")
+    pull.add_argument("--hub", required=True, help="the hub's address, e.g. https://hub.example.edu")
+    pull.add_argument("--repo", required=True, help="the students' repository, as git clones it")
+    pull.add_argument("--branch", default=None, help="default: the repository's default branch")
     return parser
 
 
@@ -74,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     if args.command == "instant":
         return _instant(course, args)
+    if args.command == "links":
+        return _links(course, args)
 
     from autograder import reports, submissions
     chosen = args.assignments or submissions.assignments_with_submissions(course)
@@ -156,6 +168,22 @@ def _instant(course: Path, args) -> int:
         print(json.dumps(result.as_dict(), indent=1))
     else:
         print(result.format())
+    return 0
+
+
+def _links(course: Path, args) -> int:
+    from autograder import hub_links
+    try:
+        found = hub_links.links(args.hub, args.repo, args.branch, root=course)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not found:
+        print(f"error: no release notebooks in {course / 'release'}: run `make release`",
+              file=sys.stderr)
+        return 1
+    for link in found:
+        print(f"{link.notebook}\t{link.url}")
     return 0
 
 
