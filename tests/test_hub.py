@@ -307,6 +307,10 @@ def test_students_cannot_read_each_other_or_the_instructor(hub, round_trip):
     assert hub.users.run_as("alice", "cat", str(submission)).returncode == 0
     assert submission.stat().st_mode & 0o777 == 0o640
     assert submission.stat().st_gid == pwd.getpwnam(hub.users.names["teacher"]).pw_gid
+    # a student cannot use the grader service (it runs as root)
+    status, _, _ = hub.hub.request("POST", f"/services/course-grader/autograde/{ASSIGNMENT}",
+                                   hub.tokens["bob"], body={}, raw=True)
+    assert status == 403
     # the students' servers have no formgrader (404), the instructor's has
     status, _, _ = _server(hub, "bob", "GET", "formgrader/api/status", raw=True)
     assert status == 404
