@@ -12,7 +12,8 @@ formgrader in headless Chromium inside the instructor's JupyterLab, and an nbgit
 `python -m autograder links` followed by a student.
 
 Needs root (Unix users, the sandbox) and installs configurable-http-proxy (tests/hub/install-hub.sh)
-and Chromium (tests/browser/install-browser.sh) when missing. Timings go to tests/hub/screenshots/.
+and Chromium (tests/browser/install-browser.sh) when missing. Screenshots, timings and the hub's
+log go to tests/hub/screenshots/ (git-ignored).
 """
 import json
 import os
@@ -38,7 +39,9 @@ ASSIGNMENT = "01_gradients"
 COURSE_ID = "gradients"
 PASSWORD = "hub-test-password"
 HUB_DIR = ROOT / "tests" / "hub"
-SCREENSHOT = HUB_DIR / "formgrader.png"  # kept in the repository (looked at, small)
+# written at every run into screenshots/ (git-ignored); tests/hub/formgrader.png is one of them,
+# looked at and kept in the repository
+SCREENSHOT = HUB_DIR / "screenshots" / "formgrader.png"
 TIMINGS = {}
 
 HUB_CONFIG = """\
