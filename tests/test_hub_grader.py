@@ -1,10 +1,16 @@
 """The hub's grader service (autograder/hub_grader.py): its setting, and what root may touch in an
-instructor's course folder. The service itself runs in tests/test_hub.py."""
+instructor's course folder (it runs as root). The service itself runs in tests/test_hub.py."""
+import asyncio
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from autograder import hub_grader
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_courses_setting_maps_instructors_to_folders():
@@ -20,30 +26,146 @@ def test_a_malformed_courses_setting_is_refused(setting):
         hub_grader.parse_courses(setting)
 
 
-def test_links_among_the_outputs_are_found(tmp_path):
-    (tmp_path / "source").mkdir()
-    (tmp_path / "source" / "link").symlink_to("/etc")      # not an output: root never writes it
-    assert hub_grader.linked_outputs(tmp_path) == []
-    (tmp_path / "autograded" / "ana").mkdir(parents=True)
-    (tmp_path / "autograded" / "ana" / "01").symlink_to("/etc")
-    (tmp_path / "reports").symlink_to("/root")
-    assert sorted(hub_grader.linked_outputs(tmp_path)) == sorted(
-        [tmp_path / "autograded" / "ana" / "01", tmp_path / "reports"])
+# ---- what root may touch: a copy of the course, the trusted configuration, results given back
+# as the instructor. The course folders below belong to an instructor uid without an account.
+
+TEACHER = (4242, 4343)
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the service runs as root")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root, as the service has")
-def test_outputs_go_back_to_the_folders_owner_without_following_links(tmp_path):
-    outside = tmp_path / "outside"
-    outside.write_text("root's")
-    course = tmp_path / "course"
-    (course / "autograded" / "ana").mkdir(parents=True)
-    (course / "autograded" / "ana" / "nb.ipynb").write_text("{}")
-    (course / "gradebook.db").write_text("")
-    (course / "autograded" / "escape").symlink_to(outside)
-    os.chown(course, 4242, 4343)
-    hub_grader.give_back(course)
-    for path in (course / "autograded", course / "autograded" / "ana" / "nb.ipynb",
-                 course / "gradebook.db"):
-        assert (path.stat().st_uid, path.stat().st_gid) == (4242, 4343)
-    assert os.lstat(course / "autograded" / "escape").st_uid == 4242
-    assert (outside.stat().st_uid, outside.stat().st_gid) == (0, 0)
+@pytest.fixture
+def place(monkeypatch):
+    """A folder the instructor can reach (pytest's own is root's only), holding the instructor's
+    `course` folder and the service's trusted configuration (a root-owned copy of the course's)."""
+    base = Path(tempfile.mkdtemp(prefix="hub-grader-test-"))
+    base.chmod(0o711)
+    course = base / "course"
+    (course / "source" / "01_x").mkdir(parents=True)
+    (course / "source" / "01_x" / "01_x.ipynb").write_text("{}")
+    (course / "submitted" / "alice" / "01_x").mkdir(parents=True)  # something to grade
+    (course / "submitted" / "alice" / "01_x" / "01_x.ipynb").write_text("{}")
+    trusted = base / "trusted_config.py"
+    shutil.copy(ROOT / "nbgrader_config.py", trusted)
+    trusted.chmod(0o644)
+    monkeypatch.setenv(hub_grader.CONFIG_ENV, str(trusted))
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _owned_by_teacher(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, *TEACHER, follow_symlinks=False)
+
+
+def _grade(course: Path, assignment: str = "01_x") -> tuple[int, str]:
+    _owned_by_teacher(course)
+    return asyncio.run(hub_grader.autograde(course, assignment))
+
+
+@needs_root
+def test_a_package_planted_in_the_course_folder_is_not_run(place):
+    """`python -m` would put the course folder first on sys.path."""
+    marker = place / "planted-ran"
+    for module in ("autograder/__init__.py", "nbgrader.py", "tqdm.py"):
+        (place / "course" / module).parent.mkdir(exist_ok=True)
+        (place / "course" / module).write_text(f"open({str(marker)!r}, 'a').write('{module}')\n")
+    _grade(place / "course")
+    assert not marker.exists(), f"root ran {marker.read_text()} of the instructor's folder"
+
+
+@needs_root
+def test_the_instructors_nbgrader_config_is_not_executed(place):
+    marker = place / "config-ran"
+    (place / "course" / "nbgrader_config.py").write_text(
+        f"open({str(marker)!r}, 'w').write('as uid %d' % __import__('os').getuid())\n")
+    _grade(place / "course")
+    assert not marker.exists(), f"the instructor's nbgrader_config.py ran {marker.read_text()}"
+
+
+@needs_root
+@pytest.mark.parametrize("where", ["submitted/alice/01_x", "source/01_x", "release/01_x",
+                                   "autograded/alice/01_x"])
+def test_a_symbolic_link_anywhere_the_grader_reads_is_refused(place, where):
+    secret = place / "root-only.txt"
+    secret.write_text("root's secret")
+    secret.chmod(0o600)
+    course = place / "course"
+    (course / where).mkdir(parents=True, exist_ok=True)
+    (course / where / "data.txt").symlink_to(secret)
+    returncode, output = _grade(course)
+    assert returncode != 0
+    assert f"{course / where / 'data.txt'} is a symbolic link" in output
+    assert "nothing was graded" in output
+    assert not (course / "gradebook.db").exists()
+    assert all("root's secret" not in p.read_text(errors="replace")
+               for p in course.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+@needs_root
+def test_a_special_file_is_refused_without_blocking(place):
+    course = place / "course"
+    os.mkfifo(course / "submitted" / "alice" / "01_x" / "data.txt")
+    returncode, output = _grade(course)
+    assert returncode == 2 and "is a special file" in output
+
+
+@needs_root
+def test_an_untrusted_service_configuration_is_refused(place, monkeypatch):
+    writable = place / "group-writable.py"
+    writable.write_text("c = get_config()\n")
+    writable.chmod(0o664)
+    monkeypatch.setenv(hub_grader.CONFIG_ENV, str(writable))
+    returncode, output = _grade(place / "course")
+    assert returncode == 2 and "is not trusted" in output
+
+
+def _graded_copy(base: Path) -> Path:
+    copy = base / "scratch" / "course"  # as autograde leaves it: root's, in a root-only folder
+    (copy / "autograded" / "alice" / "01_x").mkdir(parents=True)
+    (copy / "autograded" / "alice" / "01_x" / "01_x.ipynb").write_text('{"graded": 1}')
+    (copy / "feedback" / "alice" / "01_x").mkdir(parents=True)
+    (copy / "feedback" / "alice" / "01_x" / "01_x.html").write_text("<p>feedback</p>")
+    (copy / "gradebook.db").write_text("new gradebook")
+    (copy / "grades.csv").write_text("student,score\n")
+    (base / "scratch").chmod(0o700)
+    return copy
+
+
+@needs_root
+def test_outputs_come_back_owned_by_the_folders_owner(place):
+    course = place / "course"
+    (course / "gradebook.db").write_text("old gradebook")
+    (course / "gradebook.db-wal").write_text("old write-ahead log")  # stale after grading
+    (course / "notes.txt").write_text("the instructor's")
+    _owned_by_teacher(course)
+    inode = (course / "gradebook.db").stat().st_ino
+    returncode, error = hub_grader.hand_back(_graded_copy(place), course, course.stat())
+    assert returncode == 0, error
+    assert (course / "gradebook.db").read_text() == "new gradebook"
+    assert (course / "gradebook.db").stat().st_ino == inode  # rewritten in place
+    assert not (course / "gradebook.db-wal").exists()
+    assert (course / "notes.txt").read_text() == "the instructor's"
+    assert (course / "source" / "01_x" / "01_x.ipynb").exists()
+    made = ["autograded", "autograded/alice/01_x/01_x.ipynb", "feedback/alice/01_x/01_x.html",
+            "grades.csv", "gradebook.db"]
+    for name in made:
+        assert (course / name).stat().st_uid == TEACHER[0], name
+    assert (course / "autograded" / "alice" / "01_x" / "01_x.ipynb").read_text() == '{"graded": 1}'
+
+
+@needs_root
+def test_outputs_are_written_with_the_owners_rights_only(place):
+    """The child that gives the outputs back is not root: a folder of root's in the course stays
+    closed to it (a link would be refused too: no output is written outside the folder)."""
+    course = place / "course"
+    _owned_by_teacher(course)
+    (course / "feedback").mkdir(mode=0o700)  # root's
+    returncode, error = hub_grader.hand_back(_graded_copy(place), course, course.stat())
+    assert returncode != 0 and "Permission denied" in error
+    assert list((course / "feedback").iterdir()) == []
+    (course / "feedback").rmdir()
+    (course / "feedback").symlink_to(place)
+    copy = place / "scratch" / "course"
+    returncode, error = hub_grader.hand_back(copy, course, course.stat())
+    assert returncode != 0 and "outside the destination" in error
+    assert not (place / "alice").exists()
