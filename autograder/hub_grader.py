@@ -190,9 +190,14 @@ def hand_back(copy: Path, course: Path, owner: os.stat_result) -> tuple[int, str
 
 
 def _unpack(stream, course: Path) -> None:
+    unpacked = set()
     with tarfile.open(fileobj=stream, mode="r|") as tar:
-        tar.extractall(course, filter="tar")
-        unpacked = {member.name.split("/")[0] for member in tar.getmembers()}
+        for member in tar:
+            unpacked.add(member.name.split("/")[0])
+            target = course / member.name
+            if member.isfile() and target.is_file() and not os.access(target, os.W_OK):
+                target.unlink()  # nbgrader leaves autograded notebooks read-only
+            tar.extract(member, course, filter="tar")
     for name in GRADEBOOK_FILES[1:]:
         if name not in unpacked and os.path.lexists(course / name):
             os.unlink(course / name)
@@ -219,7 +224,7 @@ async def autograde(course: Path, assignment: str) -> tuple[int, str]:
         except asyncio.TimeoutError:
             process.kill()
             output, _ = await process.communicate()
-        output = output.decode(errors="replace")
+        output = output.decode(errors="replace").replace(str(copy), str(course))
         returned, error = hand_back(copy, course, owner)
         if returned:
             return returned, f"{output}\ncould not give the results back to {course}: {error}"

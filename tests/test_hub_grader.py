@@ -30,6 +30,7 @@ def test_a_malformed_courses_setting_is_refused(setting):
 # as the instructor. The course folders below belong to an instructor uid without an account.
 
 TEACHER = (4242, 4343)
+EMPTY_NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the service runs as root")
 
 
@@ -40,10 +41,9 @@ def place(monkeypatch):
     base = Path(tempfile.mkdtemp(prefix="hub-grader-test-"))
     base.chmod(0o711)
     course = base / "course"
-    (course / "source" / "01_x").mkdir(parents=True)
-    (course / "source" / "01_x" / "01_x.ipynb").write_text("{}")
-    (course / "submitted" / "alice" / "01_x").mkdir(parents=True)  # something to grade
-    (course / "submitted" / "alice" / "01_x" / "01_x.ipynb").write_text("{}")
+    for folder in ("source", "release", "submitted/alice"):  # an assignment with a submission
+        (course / folder / "01_x").mkdir(parents=True)
+        (course / folder / "01_x" / "01_x.ipynb").write_text(EMPTY_NOTEBOOK)
     trusted = base / "trusted_config.py"
     shutil.copy(ROOT / "nbgrader_config.py", trusted)
     trusted.chmod(0o644)
@@ -62,6 +62,15 @@ def _grade(course: Path, assignment: str = "01_x") -> tuple[int, str]:
     return asyncio.run(hub_grader.autograde(course, assignment))
 
 
+def _assert_graded(course: Path, returncode: int, output: str) -> None:
+    """The grading ran to its end in the copy, and its results are the instructor's."""
+    assert returncode == 0, output
+    assert str(course / "grades.csv") in output and "course-grader-" not in output
+    for name in ("gradebook.db", "autograded/alice/01_x/01_x.ipynb", "grades.csv",
+                 ".autograder/ledger/01_x/alice.json"):
+        assert (course / name).stat().st_uid == TEACHER[0], name
+
+
 @needs_root
 def test_a_package_planted_in_the_course_folder_is_not_run(place):
     """`python -m` would put the course folder first on sys.path."""
@@ -69,8 +78,9 @@ def test_a_package_planted_in_the_course_folder_is_not_run(place):
     for module in ("autograder/__init__.py", "nbgrader.py", "tqdm.py"):
         (place / "course" / module).parent.mkdir(exist_ok=True)
         (place / "course" / module).write_text(f"open({str(marker)!r}, 'a').write('{module}')\n")
-    _grade(place / "course")
+    returncode, output = _grade(place / "course")
     assert not marker.exists(), f"root ran {marker.read_text()} of the instructor's folder"
+    _assert_graded(place / "course", returncode, output)
 
 
 @needs_root
@@ -78,8 +88,9 @@ def test_the_instructors_nbgrader_config_is_not_executed(place):
     marker = place / "config-ran"
     (place / "course" / "nbgrader_config.py").write_text(
         f"open({str(marker)!r}, 'w').write('as uid %d' % __import__('os').getuid())\n")
-    _grade(place / "course")
+    returncode, output = _grade(place / "course")
     assert not marker.exists(), f"the instructor's nbgrader_config.py ran {marker.read_text()}"
+    _assert_graded(place / "course", returncode, output)
 
 
 @needs_root
@@ -137,6 +148,9 @@ def test_outputs_come_back_owned_by_the_folders_owner(place):
     (course / "gradebook.db").write_text("old gradebook")
     (course / "gradebook.db-wal").write_text("old write-ahead log")  # stale after grading
     (course / "notes.txt").write_text("the instructor's")
+    (course / "autograded" / "alice" / "01_x").mkdir(parents=True)  # an earlier grading
+    (course / "autograded" / "alice" / "01_x" / "01_x.ipynb").write_text("{}")
+    (course / "autograded" / "alice" / "01_x" / "01_x.ipynb").chmod(0o444)  # as nbgrader does
     _owned_by_teacher(course)
     inode = (course / "gradebook.db").stat().st_ino
     returncode, error = hub_grader.hand_back(_graded_copy(place), course, course.stat())
