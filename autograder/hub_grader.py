@@ -42,7 +42,7 @@ from jupyterhub.services.auth import HubAuthenticated
 from tornado import ioloop, web
 
 COURSES_ENV = "COURSE_GRADER_COURSES"  # "user=/path/to/course,user2=/other/course"
-CONFIG_ENV = "COURSE_GRADER_CONFIG"    # the trusted nbgrader_config.py (default: next to autograder/)
+CONFIG_ENV = "COURSE_GRADER_CONFIG"    # the trusted nbgrader_config.py (default: beside autograder/)
 GRADEBOOK_FILES = ("gradebook.db", "gradebook.db-wal", "gradebook.db-shm", "gradebook.db-journal")
 OUTPUTS = (*GRADEBOOK_FILES, "autograded", "feedback", ".autograder", "reports", "grades.csv",
            "flags.csv")
@@ -90,13 +90,13 @@ def copy_course(course: Path, copy: Path) -> os.stat_result:
     try:
         owner = os.fstat(top)
         copy.mkdir(mode=0o700)
-        for name in READ:
-            try:
-                _copy_entry(top, name, copy / name, course / name, owner.st_uid, problems)
-            except FileNotFoundError:
-                continue
+        present = set(os.listdir(top))
+        for name in (name for name in READ if name in present):
+            _copy_entry(top, name, copy / name, course / name, owner.st_uid, problems)
     except RecursionError:
         problems.append(f"{course}: folders nested too deep")
+    except OSError as error:
+        problems.append(f"{course} could not be copied: {error}")
     finally:
         os.close(top)
     problems += [f"{path} (in the copy)" for path in unsafe_paths(copy)]  # can no longer change
@@ -107,7 +107,10 @@ def copy_course(course: Path, copy: Path) -> os.stat_result:
 
 
 def _copy_entry(dir_fd: int, name: str, dst: Path, shown: Path, owner: int, problems: list):
-    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return problems.append(f"{shown} changed while being copied")
     kind = stat.S_IFMT(info.st_mode)
     if kind == stat.S_IFLNK:
         return problems.append(f"{shown} is a symbolic link")
@@ -214,11 +217,11 @@ async def autograde(course: Path, assignment: str) -> tuple[int, str]:
             shutil.copy(trusted_config(), copy / "nbgrader_config.py")
         except Refused as refusal:
             return 2, f"{refusal}\nnothing was graded"
-        process = await asyncio.create_subprocess_exec(
+        path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+        process = await asyncio.create_subprocess_exec(  # -I: no cwd, no PYTHON* on sys.path
             sys.executable, "-I", "-m", "autograder", "--course", str(copy), "autograde",
             assignment, cwd=copy, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"})
+            stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PATH": path})
         try:
             output, _ = await asyncio.wait_for(process.communicate(), GRADE_TIMEOUT)
         except asyncio.TimeoutError:
