@@ -42,7 +42,7 @@ from jupyterhub.services.auth import HubAuthenticated
 from tornado import ioloop, web
 
 COURSES_ENV = "COURSE_GRADER_COURSES"  # "user=/path/to/course,user2=/other/course"
-CONFIG_ENV = "COURSE_GRADER_CONFIG"    # the trusted nbgrader_config.py (default: beside autograder/)
+CONFIG_ENV = "COURSE_GRADER_CONFIG"    # the trusted nbgrader_config.py (default: the package's)
 GRADEBOOK_FILES = ("gradebook.db", "gradebook.db-wal", "gradebook.db-shm", "gradebook.db-journal")
 OUTPUTS = (*GRADEBOOK_FILES, "autograded", "feedback", ".autograder", "reports", "grades.csv",
            "flags.csv")
