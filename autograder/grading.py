@@ -22,6 +22,7 @@ from pathlib import Path
 
 from autograder import gradebook, sandbox, submissions
 from autograder.ledger import Ledger, Outcome
+from autograder.prestart import PRESTARTER, predicted_files
 from autograder.workers import Crashed, run_tasks
 
 DEFAULT_TASK_TIMEOUT = 1800.0   # seconds for one submission, all its notebooks, before it is stopped
@@ -147,9 +148,10 @@ class _Worker:
         self.converter_class = _recording(Autograde)
         self.url = gradebook.gradebook_url(course)
 
-    def grade(self, task: tuple[str, str]) -> Outcome:
+    def grade(self, task: tuple[str, str], upcoming: tuple[str, str] | None = None) -> Outcome:
         assignment, student = task
-        started = time.perf_counter()
+        started, adopted = time.perf_counter(), PRESTARTER.adopted
+        self._expect(upcoming)
         for attempt in range(LOCKED_RETRIES):
             converter = self._run(assignment, student)
             failure = converter.failure
@@ -163,8 +165,25 @@ class _Worker:
         if failure is None:
             outcome.notes += kernel_deaths(self.course, assignment, student)
         outcome.timings = {k: round(v, 3) for k, v in converter.timings.items()}
+        outcome.timings["kernels started ahead"] = PRESTARTER.adopted - adopted
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
+
+    def _expect(self, upcoming: tuple[str, str] | None) -> None:
+        """Tell the prestarter where the next submission's kernel will run (its folder in
+        autograded/ and the files nbgrader will copy there), so it boots during this one."""
+        if upcoming is None:
+            PRESTARTER.expect(None)
+            return
+        assignment, student = upcoming
+        folder = self.app.coursedir.format_path
+        PRESTARTER.expect(
+            Path(folder(self.app.coursedir.autograded_directory, student, assignment)),
+            predicted_files(Path(folder(self.app.coursedir.submitted_directory, student, assignment)),
+                            Path(folder(self.app.coursedir.source_directory, ".", assignment))))
+
+    def close(self) -> None:
+        PRESTARTER.discard()
 
     def _run(self, assignment: str, student: str):
         from nbgrader.coursedir import CourseDirectory
@@ -263,8 +282,8 @@ def _setup_worker(course: Path):
     return _Worker(course)
 
 
-def _grade_in_worker(worker: _Worker, task):
-    return worker.grade(task)
+def _grade_in_worker(worker: _Worker, task, upcoming):
+    return worker.grade(task, upcoming)
 
 
 # --- in the parent process ----------------------------------------------------------------
@@ -347,7 +366,7 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
     progress = Progress(len(todo), log, bar)
     try:
         for task, result in run_tasks(todo, lambda: _setup_worker(course), _grade_in_worker,
-                                      workers, task_timeout):
+                                      workers, task_timeout, lookahead=True):
             if isinstance(result, Crashed):
                 shutil.rmtree(course / "autograded" / task[1] / task[0], ignore_errors=True)
                 result = Outcome(task[0], task[1], "failed",

@@ -243,7 +243,7 @@ def _setup():
     return "state"
 
 
-def _run(state, task):
+def _run(state, task, upcoming):
     if task == "exit":
         os._exit(3)
     if task == "hang":
@@ -260,6 +260,43 @@ def test_a_worker_that_dies_or_hangs_loses_only_its_own_task():
         "a": "state:a", "b": "state:b", "c": "state:c", "d": "state:d"}
     assert "died" in results["exit"].reason and isinstance(results["hang"], Crashed)
     assert "still running after 5 s" in results["hang"].reason
+
+
+def _run_told(state, task, upcoming):
+    time.sleep(0.05 if task % 3 else 0.2)  # uneven tasks: workers finish at different moments
+    return os.getpid(), upcoming
+
+
+def test_lookahead_tells_each_worker_the_task_it_runs_next_and_loses_none():
+    results = list(run_tasks(range(20), _setup, _run_told, workers=2, task_timeout=30,
+                             lookahead=True))
+    assert sorted(task for task, _ in results) == list(range(20))
+    by_worker = {}
+    for task, (pid, upcoming) in results:
+        by_worker.setdefault(pid, []).append((task, upcoming))
+    told_right = 0
+    for runs in by_worker.values():
+        for (task, upcoming), (next_task, _) in zip(runs, runs[1:]):
+            told_right += upcoming == next_task
+        assert runs[-1][1] is None or runs[-1][1] not in [t for t, _ in runs]  # taken by the other
+    assert told_right >= 20 - 2 * len(by_worker) - 2  # only the end of the batch may differ
+
+
+def test_kernels_started_ahead_grade_exactly_like_kernels_started_on_demand(
+        collected, graded, tmp_path):
+    """The graded fixture used kernels started ahead (autograder/prestart.py); the same class
+    graded with every kernel started on demand (COURSE_PRESTART=0) gets the same grades."""
+    _, ahead_outcomes, ahead_rows, _ = graded
+    assert sum(o.timings.get("kernels started ahead", 0) for o in ahead_outcomes.values()) >= 3
+    course = fresh_copy(collected, tmp_path / "on-demand")
+    os.environ["COURSE_PRESTART"] = "0"
+    try:
+        outcomes = grading.grade_class(course, [FIRST], workers=2, log=lambda m: None, bar=False)
+    finally:
+        del os.environ["COURSE_PRESTART"]
+    assert sum(o.timings.get("kernels started ahead", 0) for o in outcomes) == 0
+    rows = gradebook.all_grades(gradebook.gradebook_url(course), "gradients", [FIRST])
+    assert rows and cell_grades(rows) == cell_grades(ahead_rows)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["autograde", "--help"], ["instant", "--help"]])
