@@ -138,6 +138,7 @@ class _Worker:
         _send_output_to(course / ".autograder" / "logs" / f"worker-{os.getpid()}.log")
         os.environ.setdefault("MPLBACKEND", "Agg")
         gradebook.share_sqlite_safely()
+        _check_nbgrader_schema_once()
         from nbgrader.apps.autogradeapp import AutogradeApp
         from nbgrader.converters import Autograde
         self.course = course
@@ -205,6 +206,42 @@ class _Worker:
             self.app.log.removeHandler(handler)
             handler.close()
         return converter
+
+
+def _check_nbgrader_schema_once() -> None:
+    """nbgrader validates every graded cell's metadata with `jsonschema.validate`, which checks
+    its own (constant) schema again on every call: a third of a second per submission. In this
+    worker, each schema is checked once and its validator kept; the verdict on a cell, and the
+    error raised, are those of jsonschema.validate."""
+    import json
+
+    import jsonschema
+    from nbgrader.nbgraderformat import common
+    validators = {}
+
+    def validate(instance, schema, cls=None, *args, **kwargs):
+        if cls is not None or args or kwargs:
+            return jsonschema.validate(instance, schema, cls, *args, **kwargs)
+        key = json.dumps(schema, sort_keys=True)  # nbgrader loads it afresh for each notebook
+        if key not in validators:
+            kind = jsonschema.validators.validator_for(schema)
+            kind.check_schema(schema)
+            validators[key] = kind(schema)
+        error = jsonschema.exceptions.best_match(validators[key].iter_errors(instance))
+        if error is not None:
+            raise error
+
+    common.jsonschema = _Namespace(jsonschema, validate=validate)
+
+
+class _Namespace:
+    """A module seen through a few replaced attributes."""
+
+    def __init__(self, module, **replaced):
+        self._module, self._replaced = module, replaced
+
+    def __getattr__(self, name):
+        return self._replaced[name] if name in self._replaced else getattr(self._module, name)
 
 
 def _send_output_to(path: Path) -> None:
