@@ -203,6 +203,7 @@ def main(argv=None) -> None:
         grader = InstantGrader(courses["ours"])
         t_instant = statistics.median(
             grader.grade(Path(solution), Path(solution).parts[-2]).seconds for _ in range(3))
+        grader.close()
         t_bare = statistics.median(_execute(solution) for _ in range(3))
 
         outcomes = Ledger(courses["ours"]).all()

@@ -25,6 +25,7 @@ from autograder import classroom, gradebook, grading, reports
 from autograder.demo import collect_class
 from autograder.instant import InstantGrader
 from autograder.ledger import Ledger
+from autograder.prestart import PRESTARTER
 from autograder.workers import Crashed, run_tasks
 from conftest import ASSIGNMENTS, copy_course
 from pg_server import postgresql_server  # noqa: F401  (fixture)
@@ -94,6 +95,7 @@ def test_every_submission_is_recorded_and_a_broken_one_never_stops_the_class(gra
 def test_instant_grading_gives_the_batch_grade_cell_by_cell(graded):
     course, outcomes, rows, _ = graded
     grader = InstantGrader(course)
+    adopted = PRESTARTER.adopted
     for student in ("dana", "hana"):
         path = course / "submitted" / student / FIRST / f"{FIRST}.ipynb"
         result = grader.grade(path, FIRST)
@@ -102,6 +104,8 @@ def test_instant_grading_gives_the_batch_grade_cell_by_cell(graded):
             c.cell: (c.score, c.max_score) for c in rows[(FIRST, student)][2]}
         failing = [c for c in result.cells if c.score == 0 and c.message]
         assert failing, "an instant result without the diagnostic message of a failing test"
+    grader.close()
+    assert PRESTARTER.adopted == adopted + 1, "the second notebook did not get the kernel started ahead"
 
 
 def test_reports_cover_every_student_cell_and_problem(graded):
@@ -182,7 +186,9 @@ def _hammer_gradebook(url: str, worker: int, rounds: int) -> None:
 
 def test_sqlite_gradebook_survives_many_concurrent_writers(graded, tmp_path):
     course, _, _, _ = graded
-    shutil.copy(course / "gradebook.db", tmp_path / "gradebook.db")
+    for name in ("gradebook.db", "gradebook.db-wal", "gradebook.db-shm"):  # WAL mode
+        if (course / name).exists():
+            shutil.copy(course / name, tmp_path / name)
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
     ctx = multiprocessing.get_context("fork")
     writers = [ctx.Process(target=_hammer_gradebook, args=(url, w, 20)) for w in range(6)]
