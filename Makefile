@@ -59,7 +59,7 @@ student-repo: $(STAMP)  ## write the students' repository (release notebooks, co
 	$(VENV)/bin/python -m autograder.student_repo $(STUDENT_REPO)
 
 clean:  ## remove everything nbgrader and the demo generated (keeps .venv)
-	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal grades.csv flags.csv
+	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal gradebook.db-wal gradebook.db-shm grades.csv flags.csv
 
 distclean: clean  ## also remove .venv
 	rm -rf $(VENV)

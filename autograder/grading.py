@@ -22,6 +22,7 @@ from pathlib import Path
 
 from autograder import gradebook, sandbox, submissions
 from autograder.ledger import Ledger, Outcome
+from autograder.prestart import PRESTARTER, predicted_files
 from autograder.workers import Crashed, run_tasks
 
 DEFAULT_TASK_TIMEOUT = 1800.0   # seconds for one submission, all its notebooks, before it is stopped
@@ -137,6 +138,7 @@ class _Worker:
         _send_output_to(course / ".autograder" / "logs" / f"worker-{os.getpid()}.log")
         os.environ.setdefault("MPLBACKEND", "Agg")
         gradebook.share_sqlite_safely()
+        _check_nbgrader_schema_once()
         from nbgrader.apps.autogradeapp import AutogradeApp
         from nbgrader.converters import Autograde
         self.course = course
@@ -147,9 +149,10 @@ class _Worker:
         self.converter_class = _recording(Autograde)
         self.url = gradebook.gradebook_url(course)
 
-    def grade(self, task: tuple[str, str]) -> Outcome:
+    def grade(self, task: tuple[str, str], upcoming: tuple[str, str] | None = None) -> Outcome:
         assignment, student = task
-        started = time.perf_counter()
+        started, adopted = time.perf_counter(), PRESTARTER.adopted
+        self._expect(upcoming)
         for attempt in range(LOCKED_RETRIES):
             converter = self._run(assignment, student)
             failure = converter.failure
@@ -163,8 +166,25 @@ class _Worker:
         if failure is None:
             outcome.notes += kernel_deaths(self.course, assignment, student)
         outcome.timings = {k: round(v, 3) for k, v in converter.timings.items()}
+        outcome.timings["kernels started ahead"] = PRESTARTER.adopted - adopted
         outcome.seconds = round(time.perf_counter() - started, 3)
         return outcome
+
+    def _expect(self, upcoming: tuple[str, str] | None) -> None:
+        """Tell the prestarter where the next submission's kernel will run (its folder in
+        autograded/ and the files nbgrader will copy there), so it boots during this one."""
+        if upcoming is None:
+            PRESTARTER.expect(None)
+            return
+        assignment, student = upcoming
+        folder = self.app.coursedir.format_path
+        PRESTARTER.expect(
+            Path(folder(self.app.coursedir.autograded_directory, student, assignment)),
+            predicted_files(Path(folder(self.app.coursedir.submitted_directory, student, assignment)),
+                            Path(folder(self.app.coursedir.source_directory, ".", assignment))))
+
+    def close(self) -> None:
+        PRESTARTER.discard()
 
     def _run(self, assignment: str, student: str):
         from nbgrader.coursedir import CourseDirectory
@@ -186,6 +206,42 @@ class _Worker:
             self.app.log.removeHandler(handler)
             handler.close()
         return converter
+
+
+def _check_nbgrader_schema_once() -> None:
+    """nbgrader validates every graded cell's metadata with `jsonschema.validate`, which checks
+    its own (constant) schema again on every call: a third of a second per submission. In this
+    worker, each schema is checked once and its validator kept; the verdict on a cell, and the
+    error raised, are those of jsonschema.validate."""
+    import json
+
+    import jsonschema
+    from nbgrader.nbgraderformat import common
+    validators = {}
+
+    def validate(instance, schema, cls=None, *args, **kwargs):
+        if cls is not None or args or kwargs:
+            return jsonschema.validate(instance, schema, cls, *args, **kwargs)
+        key = json.dumps(schema, sort_keys=True)  # nbgrader loads it afresh for each notebook
+        if key not in validators:
+            kind = jsonschema.validators.validator_for(schema)
+            kind.check_schema(schema)
+            validators[key] = kind(schema)
+        error = jsonschema.exceptions.best_match(validators[key].iter_errors(instance))
+        if error is not None:
+            raise error
+
+    common.jsonschema = _Namespace(jsonschema, validate=validate)
+
+
+class _Namespace:
+    """A module seen through a few replaced attributes."""
+
+    def __init__(self, module, **replaced):
+        self._module, self._replaced = module, replaced
+
+    def __getattr__(self, name):
+        return self._replaced[name] if name in self._replaced else getattr(self._module, name)
 
 
 def _send_output_to(path: Path) -> None:
@@ -263,8 +319,8 @@ def _setup_worker(course: Path):
     return _Worker(course)
 
 
-def _grade_in_worker(worker: _Worker, task):
-    return worker.grade(task)
+def _grade_in_worker(worker: _Worker, task, upcoming):
+    return worker.grade(task, upcoming)
 
 
 # --- in the parent process ----------------------------------------------------------------
@@ -347,7 +403,7 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
     progress = Progress(len(todo), log, bar)
     try:
         for task, result in run_tasks(todo, lambda: _setup_worker(course), _grade_in_worker,
-                                      workers, task_timeout):
+                                      workers, task_timeout, lookahead=True):
             if isinstance(result, Crashed):
                 shutil.rmtree(course / "autograded" / task[1] / task[0], ignore_errors=True)
                 result = Outcome(task[0], task[1], "failed",

@@ -5,8 +5,8 @@ The notebook goes through the preprocessors of nbgrader's Autograde as nbgrader_
 and sandbox), and each graded cell is scored by nbgrader's own rule (`nbgrader.utils
 .determine_grade`, the one SaveAutoGrades uses), so the score equals what `make autograde` will
 give the same notebook. Nothing is written to the gradebook. An `InstantGrader` kept alive (a hub
-service) pays nbgrader's import and configuration once; each notebook then costs about one
-execution of it.
+service) pays nbgrader's import and configuration once, and starts the kernel for the next
+notebook while it grades one: each notebook then costs about one execution of it, or less.
 """
 import os
 import shutil
@@ -19,6 +19,7 @@ import nbformat
 
 from autograder import gradebook, submissions
 from autograder.nbgrader_cli import COURSE_ROOT
+from autograder.prestart import PRESTARTER, workdir_files
 
 # they write to the gradebook or flags.csv: instant grading stores nothing
 NOT_RUN = ("SaveAutoGrades", "AssignLatePenalties", "FlagTampering")
@@ -65,8 +66,10 @@ def _class(preprocessor):
 class InstantGrader:
     """nbgrader's autograde preprocessors, configured once for `course`."""
 
-    def __init__(self, course: Path = COURSE_ROOT):
+    def __init__(self, course: Path = COURSE_ROOT, prestart: bool = True):
+        """prestart: start the next notebook's kernel ahead (for a grader that grades many)."""
         self.course = Path(course).resolve()
+        self.prestart = prestart
         from nbgrader.apps.autogradeapp import AutogradeApp
         from nbgrader.converters import Autograde
         from nbgrader.coursedir import CourseDirectory
@@ -83,6 +86,24 @@ class InstantGrader:
         self.execute = [p for p in map(_class, converter.autograde_preprocessors)
                         if p.__name__ not in NOT_RUN]
         self.url = gradebook.gradebook_url(self.course)
+        self._scratch = None
+
+    def _fresh_workdir(self) -> Path:
+        """The folder every notebook of this grader runs in (one path, emptied each time, so
+        that a kernel started ahead for it can be used)."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="instant-")
+        workdir = Path(self._scratch.name) / "notebook"
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir()
+        return workdir
+
+    def close(self) -> None:
+        """Stop the kernel started ahead and remove the scratch folder."""
+        PRESTARTER.discard()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def notebook_id(self, path: Path, assignment: str) -> str:
         released = [Path(n).stem for n in submissions.released_notebooks(self.course, assignment)]
@@ -104,19 +125,22 @@ class InstantGrader:
             nb = nbformat.read(str(path), as_version=4)
         except Exception as error:
             raise ValueError(f"{path.name} is not a readable notebook: {error}") from None
-        with tempfile.TemporaryDirectory(prefix="instant-") as workdir:
-            source = self.course / "source" / assignment
-            for item in source.iterdir():  # data files next to the notebook, as autograde does
-                if item.suffix != ".ipynb" and item.is_file():
-                    shutil.copy(item, workdir)
-            resources = {"nbgrader": {"db_url": self.url, "assignment": assignment,
-                                      "notebook": notebook, "student": "instant"},
-                         "metadata": {"path": workdir, "name": notebook}}
-            for step in self.sanitize:
+        workdir = self._fresh_workdir()
+        source = self.course / "source" / assignment
+        for item in source.iterdir():  # data files next to the notebook, as autograde does
+            if item.suffix != ".ipynb" and item.is_file():
+                shutil.copy(item, workdir)
+        # the next notebook is most likely of the same assignment: its kernel boots while this
+        # one runs, and waits (autograder/prestart.py checks the folder's files before use)
+        PRESTARTER.expect(workdir if self.prestart else None, workdir_files(workdir))
+        resources = {"nbgrader": {"db_url": self.url, "assignment": assignment,
+                                  "notebook": notebook, "student": "instant"},
+                     "metadata": {"path": str(workdir), "name": notebook}}
+        for step in self.sanitize:
+            nb, resources = step(parent=self.app)(nb, resources)
+        with setenv(NBGRADER_EXECUTION="autograde"):
+            for step in self.execute:
                 nb, resources = step(parent=self.app)(nb, resources)
-            with setenv(NBGRADER_EXECUTION="autograde"):
-                for step in self.execute:
-                    nb, resources = step(parent=self.app)(nb, resources)
         cells = []
         for cell in nb.cells:
             if not is_grade(cell):
@@ -139,4 +163,8 @@ class InstantGrader:
 def grade_notebook(path: Path, assignment: str | None = None,
                    course: Path = COURSE_ROOT) -> InstantResult:
     """Grade one notebook once (a new InstantGrader each call; keep one to grade many)."""
-    return InstantGrader(course).grade(path, assignment)
+    grader = InstantGrader(course, prestart=False)
+    try:
+        return grader.grade(path, assignment)
+    finally:
+        grader.close()

@@ -43,9 +43,12 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Enum, Integer
+
+from autograder.prestart import PRESTARTER, workdir_files
 
 UNSANDBOXED_ENV = "COURSE_UNSANDBOXED"  # "1": run kernels without a sandbox (explicit opt-out)
 BWRAP_MISSING = "bubblewrap (bwrap) is not installed: apt-get install -y bubblewrap"
@@ -225,17 +228,10 @@ def matplotlib_font_cache() -> Path | None:
     return found[-1] if found else None
 
 
-def copy_workdir(workdir: Path, target: Path, max_bytes: int = 64 * 2**20) -> None:
-    """Copy the regular files of the notebook's folder, except notebooks, into `target`.
-    Notebooks stay out: an earlier autograded copy would hold the hidden tests."""
+def copy_files(files: list[Path], target: Path) -> None:
+    """Copy `files` (chosen by `prestart.workdir_files`) into the folder `target`."""
     target.mkdir(parents=True, exist_ok=True)
-    total = 0
-    for item in sorted(workdir.iterdir()) if workdir.is_dir() else []:
-        if item.is_symlink() or not item.is_file() or item.suffix == ".ipynb":
-            continue
-        total += item.stat().st_size
-        if total > max_bytes:
-            break
+    for item in files:
         shutil.copy2(item, target / item.name)
 
 
@@ -270,6 +266,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self.sandboxed = not unsandboxed_allowed()
         self._scratch: Path | None = None
+        self.prestart_files: list[Path] | None = None  # set for a kernel started ahead of need
         if self.sandboxed:
             self.transport = "ipc"
 
@@ -289,7 +286,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         scratch = self._scratch
         workdir = Path(kw.get("cwd") or os.getcwd()).resolve()
         shutil.rmtree(scratch / "work", ignore_errors=True)
-        copy_workdir(workdir, scratch / "work")
+        files, self.prestart_files = self.prestart_files, None
+        copy_files(workdir_files(workdir) if files is None else files, scratch / "work")
         (scratch / "matplotlib").mkdir(exist_ok=True)
         fonts = matplotlib_font_cache()
         if fonts:
@@ -343,6 +341,10 @@ class SandboxedExecute(Execute):
                             "output after it finished").tag(config=True)
     raise_on_iopub_timeout = Bool(False, help="fail the notebook when output is late "
                                   "(no: the cell is graded on what arrived)").tag(config=True)
+    # the kernel is thrown away after grading, with nothing in it to save: kill it at once
+    # instead of asking it to shut down and waiting for it
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate",
+                           help="how the kernel is stopped after the notebook ran").tag(config=True)
     grace_after_interrupt = Integer(
         10, help="seconds a timed-out cell has to stop after the interrupt before its kernel is "
                  "restarted").tag(config=True)
@@ -357,6 +359,34 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._output_bytes, self._recorded_bytes, self._died_at = {}, 0, None
         return super().preprocess(nb, resources, km)
+
+    def _kernel_arguments(self) -> list[str]:
+        """The arguments nbclient starts an IPython kernel with (it adds the history file)."""
+        arguments = list(self.extra_arguments)
+        if getattr(self.km, "ipykernel", False) and self.ipython_hist_file and not any(
+                a.startswith("--HistoryManager.hist_file") for a in arguments):
+            arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")
+        return arguments
+
+    async def async_start_new_kernel(self, **kwargs):
+        """Use the kernel started ahead for this folder (autograder/prestart.py) when it was
+        started exactly as this one would be; otherwise start one as nbclient does."""
+        cwd = kwargs.get("cwd") or self.resources.get("metadata", {}).get("path") or os.getcwd()
+        ready = PRESTARTER.take(cwd, self.km.kernel_name, self._kernel_arguments())
+        if ready is None:
+            return await super().async_start_new_kernel(**kwargs)
+        self.km = ready
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        # this kernel is ready: the next one boots while this notebook runs
+        await PRESTARTER.launch(self.kernel_manager_class, self.km.kernel_name,
+                                self._kernel_arguments(), config=self.config)
+        return client
+
+    # nbclient's synchronous names are bound to its own coroutines: bind them to these
+    start_new_kernel = run_sync(async_start_new_kernel)
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def preprocess_cell(self, cell, resources, index):
         """After the kernel died (a crash, os._exit, out of CPU time, killed after ignoring an

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
@@ -35,19 +36,25 @@ def _die_with_parent() -> None:
         pass  # not Linux: workers then outlive a killed run until their pipe closes
 
 
-def _worker_main(conn, setup: Callable[[], Any], run: Callable[[Any, Any], Any]) -> None:
+def _worker_main(conn, setup: Callable[[], Any], run: Callable[[Any, Any, Any], Any]) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pool's to handle
     state = setup()
     conn.send(("ready", None))
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        conn.send(("done", run(state, task)))
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:
+                return
+            if message is None:
+                return
+            task, upcoming = message
+            conn.send(("done", run(state, task, upcoming)))
+    finally:
+        close = getattr(state, "close", None)
+        if close is not None:
+            close()  # multiprocessing skips atexit: this is the worker's chance to clean up
 
 
 def kill_tree(pid: int) -> None:
@@ -73,11 +80,13 @@ class _Worker:
         child.close()
         self.ready = False
         self.task = None
+        self.reserved = None  # the task this worker gets next (lookahead), told with its task
         self.deadline = None
 
-    def give(self, task, timeout: float) -> None:
-        self.task, self.deadline = task, time.monotonic() + timeout
-        self.conn.send(task)
+    def give(self, task, upcoming, timeout: float) -> None:
+        self.task, self.reserved = task, upcoming
+        self.deadline = time.monotonic() + timeout
+        self.conn.send((task, upcoming))
 
     def stop(self) -> None:
         try:
@@ -94,19 +103,44 @@ class _Worker:
         self.conn.close()
 
 
-def run_tasks(tasks: Iterable, setup: Callable[[], Any], run: Callable[[Any, Any], Any],
-              workers: int, task_timeout: float) -> Iterator[tuple[Any, Any]]:
-    """Yield (task, run(state, task)) as each finishes, in any order; (task, Crashed) for a task
-    whose worker died or passed `task_timeout` seconds. `setup` and `run` run in the workers."""
+def _next_task(worker: _Worker, queue: deque, pool: list[_Worker]):
+    """The task a free worker takes: its reserved one, else the queue's next, else one reserved by
+    a busy worker (taking it away: at the end of a batch no worker idles while work waits)."""
+    if worker.reserved is not None:
+        task, worker.reserved = worker.reserved, None
+        return task
+    if queue:
+        return queue.popleft()
+    for other in pool:
+        if other.reserved is not None:
+            task, other.reserved = other.reserved, None
+            return task
+    return None
+
+
+def run_tasks(tasks: Iterable, setup: Callable[[], Any], run: Callable[[Any, Any, Any], Any],
+              workers: int, task_timeout: float, lookahead: bool = False
+              ) -> Iterator[tuple[Any, Any]]:
+    """Yield (task, run(state, task, upcoming)) as each finishes, in any order; (task, Crashed)
+    for a task whose worker died or passed `task_timeout` seconds. `setup` and `run` run in the
+    workers; `state.close()`, if it exists, when a worker stops.
+
+    lookahead: each worker is told, with its task, the task it will most likely run next
+    (`upcoming`, reserved for it; None when nothing is left), so it can prepare for it while it
+    runs this one. A free worker may still take another's reserved task at the end of the batch.
+    """
     ctx = multiprocessing.get_context("fork")
-    queue = list(tasks)[::-1]
+    queue = deque(tasks)
     pool = [_Worker(ctx, setup, run) for _ in range(min(workers, len(queue)))]
     failed_starts = 0
     try:
-        while queue or any(w.task is not None for w in pool):
+        while queue or any(w.task is not None or w.reserved is not None for w in pool):
             for w in pool:
-                if w.ready and w.task is None and queue:
-                    w.give(queue.pop(), task_timeout)
+                if w.ready and w.task is None:
+                    task = _next_task(w, queue, pool)
+                    if task is not None:
+                        w.give(task, queue.popleft() if lookahead and queue else None,
+                               task_timeout)
             waiting = {w.conn: w for w in pool} | {w.process.sentinel: w for w in pool}
             deadlines = [w.deadline for w in pool if w.task is not None]
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
@@ -127,6 +161,8 @@ def run_tasks(tasks: Iterable, setup: Callable[[], Any], run: Callable[[Any, Any
                 task, died, code = w.task, not w.process.is_alive(), w.process.exitcode
                 w.kill()
                 pool.remove(w)
+                if w.reserved is not None:
+                    queue.appendleft(w.reserved)  # another worker takes it
                 if task is None and not w.ready:
                     failed_starts += 1
                     if failed_starts >= 3:

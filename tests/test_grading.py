@@ -25,6 +25,7 @@ from autograder import classroom, gradebook, grading, reports
 from autograder.demo import collect_class
 from autograder.instant import InstantGrader
 from autograder.ledger import Ledger
+from autograder.prestart import PRESTARTER
 from autograder.workers import Crashed, run_tasks
 from conftest import ASSIGNMENTS, copy_course
 from pg_server import postgresql_server  # noqa: F401  (fixture)
@@ -94,6 +95,7 @@ def test_every_submission_is_recorded_and_a_broken_one_never_stops_the_class(gra
 def test_instant_grading_gives_the_batch_grade_cell_by_cell(graded):
     course, outcomes, rows, _ = graded
     grader = InstantGrader(course)
+    adopted = PRESTARTER.adopted
     for student in ("dana", "hana"):
         path = course / "submitted" / student / FIRST / f"{FIRST}.ipynb"
         result = grader.grade(path, FIRST)
@@ -102,6 +104,8 @@ def test_instant_grading_gives_the_batch_grade_cell_by_cell(graded):
             c.cell: (c.score, c.max_score) for c in rows[(FIRST, student)][2]}
         failing = [c for c in result.cells if c.score == 0 and c.message]
         assert failing, "an instant result without the diagnostic message of a failing test"
+    grader.close()
+    assert PRESTARTER.adopted == adopted + 1, "the second notebook did not get the kernel started ahead"
 
 
 def test_reports_cover_every_student_cell_and_problem(graded):
@@ -182,7 +186,9 @@ def _hammer_gradebook(url: str, worker: int, rounds: int) -> None:
 
 def test_sqlite_gradebook_survives_many_concurrent_writers(graded, tmp_path):
     course, _, _, _ = graded
-    shutil.copy(course / "gradebook.db", tmp_path / "gradebook.db")
+    for name in ("gradebook.db", "gradebook.db-wal", "gradebook.db-shm"):  # WAL mode
+        if (course / name).exists():
+            shutil.copy(course / name, tmp_path / name)
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
     ctx = multiprocessing.get_context("fork")
     writers = [ctx.Process(target=_hammer_gradebook, args=(url, w, 20)) for w in range(6)]
@@ -243,7 +249,7 @@ def _setup():
     return "state"
 
 
-def _run(state, task):
+def _run(state, task, upcoming):
     if task == "exit":
         os._exit(3)
     if task == "hang":
@@ -260,6 +266,43 @@ def test_a_worker_that_dies_or_hangs_loses_only_its_own_task():
         "a": "state:a", "b": "state:b", "c": "state:c", "d": "state:d"}
     assert "died" in results["exit"].reason and isinstance(results["hang"], Crashed)
     assert "still running after 5 s" in results["hang"].reason
+
+
+def _run_told(state, task, upcoming):
+    time.sleep(0.05 if task % 3 else 0.2)  # uneven tasks: workers finish at different moments
+    return os.getpid(), upcoming
+
+
+def test_lookahead_tells_each_worker_the_task_it_runs_next_and_loses_none():
+    results = list(run_tasks(range(20), _setup, _run_told, workers=2, task_timeout=30,
+                             lookahead=True))
+    assert sorted(task for task, _ in results) == list(range(20))
+    by_worker = {}
+    for task, (pid, upcoming) in results:
+        by_worker.setdefault(pid, []).append((task, upcoming))
+    told_right = 0
+    for runs in by_worker.values():
+        for (task, upcoming), (next_task, _) in zip(runs, runs[1:]):
+            told_right += upcoming == next_task
+        assert runs[-1][1] is None or runs[-1][1] not in [t for t, _ in runs]  # taken by the other
+    assert told_right >= 20 - 2 * len(by_worker) - 2  # only the end of the batch may differ
+
+
+def test_kernels_started_ahead_grade_exactly_like_kernels_started_on_demand(
+        collected, graded, tmp_path):
+    """The graded fixture used kernels started ahead (autograder/prestart.py); the same class
+    graded with every kernel started on demand (COURSE_PRESTART=0) gets the same grades."""
+    _, ahead_outcomes, ahead_rows, _ = graded
+    assert sum(o.timings.get("kernels started ahead", 0) for o in ahead_outcomes.values()) >= 3
+    course = fresh_copy(collected, tmp_path / "on-demand")
+    os.environ["COURSE_PRESTART"] = "0"
+    try:
+        outcomes = grading.grade_class(course, [FIRST], workers=2, log=lambda m: None, bar=False)
+    finally:
+        del os.environ["COURSE_PRESTART"]
+    assert sum(o.timings.get("kernels started ahead", 0) for o in outcomes) == 0
+    rows = gradebook.all_grades(gradebook.gradebook_url(course), "gradients", [FIRST])
+    assert rows and cell_grades(rows) == cell_grades(ahead_rows)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["autograde", "--help"], ["instant", "--help"]])
