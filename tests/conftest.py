@@ -39,6 +39,47 @@ def copy_course(target: Path) -> Path:
     return target
 
 
+# --- running on several cores (pytest-xdist, `--dist loadgroup` in pyproject.toml) ---------------
+
+SHARED_SCOPES = ("session", "package", "module", "class")
+
+
+def xdist_group(item) -> str | None:
+    """The group a test runs in, so that what its tests share is computed once: the module, for a
+    test that uses a fixture wider than one test (the module's whole class graded once, ...);
+    None (any worker, test by test) for a test that shares nothing. A test module can name finer
+    groups itself with `pytest.mark.xdist_group` (e.g. one per assignment)."""
+    for name in item.fixturenames:
+        definitions = item._fixtureinfo.name2fixturedefs.get(name)
+        # pytest's and plugins' own fixtures (tmp_path_factory, ...) have no baseid: each
+        # worker has its own, nothing to share.
+        if definitions and definitions[-1].scope in SHARED_SCOPES and definitions[-1].baseid:
+            return item.module.__name__
+    return None
+
+
+# Seconds each group took in a serial run on the 2-core CI machine (--durations, set-up included).
+# pytest-xdist hands groups out in collection order (--no-loadscope-reorder), each to the worker
+# that is nearly done: the longest go first, then the rest fill in, so the two workers end close
+# together. Only the order depends on these numbers, never what runs.
+GROUP_SECONDS = {
+}
+
+
+def _group_name(item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    return mark.args[0] if mark else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _group_name(item) is None and (group := xdist_group(item)):
+            item.add_marker(pytest.mark.xdist_group(group))
+    # longest group first; the tests of a group stay together and in their order
+    items.sort(key=lambda item: -GROUP_SECONDS.get(_group_name(item), 0))
+
+
 @pytest.fixture(params=ASSIGNMENTS)
 def assignment(request) -> str:
     return request.param
