@@ -58,11 +58,26 @@ def xdist_group(item) -> str | None:
     return None
 
 
-# Seconds each group took in a serial run on the 2-core CI machine (--durations, set-up included).
-# pytest-xdist hands groups out in collection order (--no-loadscope-reorder), each to the worker
-# that is nearly done: the longest go first, then the rest fill in, so the two workers end close
-# together. Only the order depends on these numbers, never what runs.
+# About how many seconds each group takes in a serial run on the shared 2-core machine (set-up
+# included; rounded, "~" where estimated). pytest-xdist hands groups out in collection order
+# (--no-loadscope-reorder), each to the worker that is nearly done: the longest go first, the
+# short ones and the ungrouped tests fill in after, so the two workers end close together. Only
+# the order depends on these numbers, never what runs; a group not listed comes after them.
 GROUP_SECONDS = {
+    "test_end_to_end": 660,      # the demo (4 min), stock nbgrader autograde of every assignment
+    "test_adversarial": 480,
+    "test_browser": 450,
+    "test_student_repo": 300,    # ~ builds the students' environment first
+    "test_grading": 140,
+    "mutation-04_window_ner": 80,
+    "mutation-07_softmax_with_loss": 70,  # ~
+    "mutation-08_training_tips": 70,      # ~
+    "mutation-06_perceptron_xor": 60,     # ~
+    "test_sandbox": 60,                   # ~
+    "mutation-05_backprop_graphs": 50,    # ~
+    "mutation-02_jacobians": 50,
+    "mutation-01_gradients": 40,
+    "mutation-03_chain_rule": 30,
 }
 
 
