@@ -39,7 +39,7 @@ def copy_course(target: Path) -> Path:
     return target
 
 
-# --- running on several cores (pytest-xdist, `--dist loadgroup` in pyproject.toml) ---------------
+# --- running on several cores (pytest-xdist, `--dist loadfile` in pyproject.toml) ----------------
 
 SHARED_SCOPES = ("session", "package", "module", "class")
 
@@ -48,7 +48,9 @@ def xdist_group(item) -> str | None:
     """The group a test runs in, so that what its tests share is computed once: the module, for a
     test that uses a fixture wider than one test (the module's whole class graded once, ...);
     None (any worker, test by test) for a test that shares nothing. A test module can name finer
-    groups itself with `pytest.mark.xdist_group` (e.g. one per assignment)."""
+    groups itself with `pytest.mark.xdist_group` (e.g. one per assignment). The groups order the
+    work (GROUP_SECONDS); the worker is chosen per module (`--dist loadfile`), because xdist 3.8's
+    `--dist loadgroup` cannot rename test ids under pytest 9 and would split a group."""
     for name in item.fixturenames:
         definitions = item._fixtureinfo.name2fixturedefs.get(name)
         # pytest's and plugins' own fixtures (tmp_path_factory, ...) have no baseid: each
@@ -86,11 +88,13 @@ def _group_name(item) -> str | None:
     return mark.args[0] if mark else None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_itemcollected(item):
+    # marked as each test is collected: xdist reads the marks in its own collection_modifyitems
+    if _group_name(item) is None and (group := xdist_group(item)):
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if _group_name(item) is None and (group := xdist_group(item)):
-            item.add_marker(pytest.mark.xdist_group(group))
     # longest group first; the tests of a group stay together and in their order
     items.sort(key=lambda item: -GROUP_SECONDS.get(_group_name(item), 0))
 
