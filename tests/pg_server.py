@@ -23,8 +23,9 @@ def _install() -> Path:
             pytest.fail("PostgreSQL is not installed and only root can install it: "
                         "apt-get install -y postgresql")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+        wait = ["-o", "DPkg::Lock::Timeout=600"]  # the browser test's install may hold apt's lock
+        subprocess.run(["apt-get", "update", "-q", *wait], check=True, env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", *wait, "--no-install-recommends",
                         "postgresql"], check=True, env=env, capture_output=True)
     found = _bin_dir()
     if found is None:

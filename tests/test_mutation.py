@@ -128,6 +128,15 @@ def test_harness_owner_prefers_the_longest_matching_cell():
 CATALOG = [(a, m) for a in mutation.catalog_assignments() for m in mutation.load_catalog(a)]
 
 
+def in_catalog_group(assignment, *values):
+    """A parameter set whose test runs in the same pytest-xdist worker as every other test of
+    `assignment`'s catalog, so that catalog_run computes it once."""
+    return pytest.param(assignment, *values, marks=pytest.mark.xdist_group(f"mutation-{assignment}"))
+
+
+CATALOG_ASSIGNMENTS = [in_catalog_group(a) for a in mutation.catalog_assignments()]
+
+
 @functools.cache
 def catalog_run(assignment):
     """Run an assignment's catalog once in the fast mode, and the unmodified notebook and the last
@@ -150,14 +159,14 @@ def test_catalog_names_existing_solution_cells_and_unique_names(assignment):
     assert problems == []
 
 
-@pytest.mark.parametrize("assignment", mutation.catalog_assignments())
+@pytest.mark.parametrize("assignment", CATALOG_ASSIGNMENTS)
 def test_unmodified_source_notebook_gets_full_marks(assignment):
     _, _, source, _ = catalog_run(assignment)
     assert source.max_score > 0
     assert [(t.grade_id, t.error) for t in source.failing] == []
 
 
-@pytest.mark.parametrize("assignment", mutation.catalog_assignments())
+@pytest.mark.parametrize("assignment", CATALOG_ASSIGNMENTS)
 def test_fast_mode_gives_the_same_outcome_as_the_faithful_mode(assignment):
     _, fast, _, probe = catalog_run(assignment)
     if probe is None:
@@ -165,7 +174,8 @@ def test_fast_mode_gives_the_same_outcome_as_the_faithful_mode(assignment):
     assert probe.tests == fast[probe.mutant.name].tests
 
 
-@pytest.mark.parametrize("assignment, mutant", CATALOG, ids=[f"{a}::{m.id}" for a, m in CATALOG])
+@pytest.mark.parametrize("assignment, mutant", [in_catalog_group(a, m) for a, m in CATALOG],
+                         ids=[f"{a}::{m.id}" for a, m in CATALOG])
 def test_mutant(assignment, mutant):
     solutions, results, _, _ = catalog_run(assignment)
     result = results[mutant.name]

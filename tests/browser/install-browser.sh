@@ -5,6 +5,11 @@
 # is there. Needs root (or sudo) the first time; CI runs it as root.
 set -euo pipefail
 
+# The test workers run in parallel and two of them may ask at once: one installs, the other waits
+# here and then finds everything installed.
+exec 9>"${TMPDIR:-/tmp}/course-install-browser.lock"
+flock 9
+
 packages=(chromium fonts-nanum fonts-dejavu-core)
 missing=()
 for package in "${packages[@]}"; do
@@ -27,6 +32,7 @@ fi
 
 echo "install-browser: installing ${missing[*]} (once)" >&2
 export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# (another apt, e.g. the PostgreSQL install of the grading tests, may hold the lock for a while)
+"${as_root[@]}" apt-get update -qq -o DPkg::Lock::Timeout=600
+"${as_root[@]}" apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
 command -v chromium >/dev/null

@@ -44,6 +44,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """The server could not bind its port: another process took it first."""
+
+
 class JupyterLab:
     """`with JupyterLab(root, scratch) as lab:` starts the server; `lab.url(path)` opens a file.
 
@@ -92,8 +96,18 @@ class JupyterLab:
         return env
 
     def start(self) -> "JupyterLab":
+        """Start the server on a free port. A port is free when chosen but another process (a
+        parallel test worker) can take it before the server binds it: then a new port is chosen."""
+        for _ in range(3):
+            try:
+                return self._start_on(free_port())
+            except PortTaken:
+                continue
+        raise RuntimeError("JupyterLab found its port taken three times:\n" + self.log()[-3000:])
+
+    def _start_on(self, port: int) -> "JupyterLab":
         self.scratch.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port
         command = [self.python, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                    f"--port={self.port}", "--ServerApp.port_retries=0",
                    f"--IdentityProvider.token={self.token}",
@@ -106,6 +120,8 @@ class JupyterLab:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "already in use" in self.log():
+                    raise PortTaken(port)
                 raise RuntimeError(f"JupyterLab exited with {self.process.returncode}:\n"
                                    + self.log_path.read_text()[-3000:])
             try:

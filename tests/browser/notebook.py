@@ -46,6 +46,18 @@ _JS_WIDGET_CELLS = """() => Array.from(document.querySelectorAll('__NB__ .jp-Cel
     .map((c, i) => c.querySelector('.jp-OutputArea-output > .jupyter-widgets') ? i : -1)
     .filter(i => i >= 0)"""
 
+# What JupyterLab's notebook commands check before they are enabled: the active cell, the other
+# selected cells, the current tab (the one with the focus).
+_JS_SELECTION_STATE = """() => {
+    const cells = Array.from(document.querySelectorAll('__NB__ .jp-Cell'));
+    return {active: cells.findIndex(c => c.classList.contains('jp-mod-active')),
+            selected: cells.map((c, i) => c.classList.contains('jp-mod-selected') ? i : -1)
+                           .filter(i => i >= 0),
+            cells: cells.length,
+            current: document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current')
+                         ?.textContent || ''};
+}"""
+
 _JS_WIDGET_ERRORS = """() => Array.from(document.querySelectorAll('__NB__ .jp-Cell'))
     .map((c, i) => /Error displaying widget|Loading widget/
         .test(c.querySelector('.jp-OutputArea')?.textContent || '') ? i : -1)
@@ -117,7 +129,15 @@ class NotebookInLab:
 
     def _menu(self, menu: str, command: str):
         self.page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
-        self.page.locator(f'.lm-Menu-item[data-command="{command}"]').click()
+        item = self.page.locator(f'.lm-Menu-item[data-command="{command}"]')
+        item.wait_for(timeout=self.timeout_ms)
+        if "lm-mod-disabled" in (item.get_attribute("class") or ""):
+            # Clicking would wait for an item that JupyterLab enables only when the state changes:
+            # say at once which state it refused.
+            state = self._evaluate(_JS_SELECTION_STATE)
+            self.page.keyboard.press("Escape")
+            raise AssertionError(f"{self.path}: {menu} > {command} is disabled; {state}")
+        item.click()
 
     def _wait_until_run_from(self, start: int):
         """Wait until cell `start` has run and nothing is queued or running."""
@@ -133,10 +153,14 @@ class NotebookInLab:
                                  f"within {self.timeout_ms / 1000:.0f} s; prompts: {prompts}") from exc
 
     def _select(self, index: int):
-        """Make cell `index` the active cell by clicking its prompt (again, if a re-layout
-        moved it under the pointer)."""
-        check = (f"() => document.querySelectorAll('__NB__ .jp-Cell')[{index}]"
-                 ".classList.contains('jp-mod-active')")
+        """Make cell `index` the active and only selected cell, in the notebook tab that has the
+        focus, by clicking its prompt (again, if a re-layout moved another cell under the
+        pointer). That is what "Run Selected Cell and All Below" needs to be enabled: JupyterLab
+        disables it while other cells are selected too (a click that lands while a re-layout
+        moves the cells can select a range) or while another tab is current."""
+        name = json.dumps(Path(self.path).name)
+        check = (f"() => {{ const s = ({_JS_SELECTION_STATE})(); return s.active === {index} "
+                 f"&& s.selected.every(i => i === {index}) && s.current.includes({name}); }}")
         for _ in range(3):
             self.page.locator(NB + " .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
             try:
@@ -144,7 +168,8 @@ class NotebookInLab:
                 return
             except PlaywrightTimeout:
                 continue
-        raise AssertionError(f"{self.path}: could not select cell {index}")
+        raise AssertionError(f"{self.path}: could not select cell {index} alone; "
+                             f"{self._evaluate(_JS_SELECTION_STATE)}")
 
     def _run_from(self, command: str, start: int):
         """Run > `command`, which runs from cell `start`; then wait until it is done. JupyterLab
