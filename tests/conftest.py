@@ -70,6 +70,7 @@ GROUP_SECONDS = {
     "test_adversarial": 480,
     "test_browser": 450,
     "test_student_repo": 300,    # ~ builds the students' environment first
+    "test_hub": 200,             # a local JupyterHub, its users and a browser, once
     "test_grading": 140,
     "mutation-04_window_ner": 80,
     "mutation-07_softmax_with_loss": 70,  # ~
