@@ -34,6 +34,7 @@ from nbformat import NotebookNode
 from nbgrader.utils import determine_grade
 
 from autograder import notebooks
+from autograder.wakeful import wake_on_every_message
 
 CATALOGS = Path(__file__).resolve().parent / "mutants"
 TIMEOUT = 60  # seconds per cell, as COURSE_TIMEOUT's default in nbgrader_config.py
@@ -213,6 +214,7 @@ async def start_kernel(cwd: Path):
                           stderr=subprocess.DEVNULL)
     kc = km.client()
     kc.start_channels()
+    wake_on_every_message(kc)
     await kc.wait_for_ready(timeout=60)
     kc.allow_stdin = False
     return km, kc

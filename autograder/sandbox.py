@@ -49,6 +49,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Integer
 
 from autograder.prestart import PRESTARTER, workdir_files
+from autograder.wakeful import wake_on_every_message
 
 UNSANDBOXED_ENV = "COURSE_UNSANDBOXED"  # "1": run kernels without a sandbox (explicit opt-out)
 BWRAP_MISSING = "bubblewrap (bwrap) is not installed: apt-get install -y bubblewrap"
@@ -379,6 +380,7 @@ class SandboxedExecute(Execute):
 
     async def async_start_new_kernel_client(self):
         client = await super().async_start_new_kernel_client()
+        wake_on_every_message(client)
         # this kernel is ready: the next one boots while this notebook runs
         await PRESTARTER.launch(self.kernel_manager_class, self.km.kernel_name,
                                 self._kernel_arguments(), config=self.config)

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from autograder.notebooks import assignments, source_notebook_path
+from autograder.wakeful import WakefulNotebookClient
 from bench import grading, ner
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -41,8 +41,8 @@ def timed(action, repeat: int = 3) -> list[float]:
 def execute_source(assignment: str) -> None:
     path = source_notebook_path(assignment)
     nb = nbformat.read(str(path), as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    WakefulNotebookClient(nb, timeout=120, kernel_name="python3",
+                          resources={"metadata": {"path": str(path.parent)}}).execute()
 
 
 def run_module(*args: str) -> None:

@@ -29,12 +29,12 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from autograder import classroom
 from autograder.demo import assignment_ids, collect_class
 from autograder.ledger import Ledger
 from autograder.nbgrader_cli import nbgrader_env
+from autograder.wakeful import WakefulNotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
@@ -99,8 +99,8 @@ class CpuMeter:
                 pass
 
 
-def run_measured(command: list[str], meter: CpuMeter, env: dict, cwd: Path) -> float:
-    """Run `command` in `cwd`, in `meter`'s cgroup; its wall seconds."""
+def run_measured(command: list[str], meter: CpuMeter, env: dict, cwd: Path) -> tuple[float, str]:
+    """Run `command` in `cwd`, in `meter`'s cgroup; its wall seconds and its output."""
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd,
                             preexec_fn=meter.preexec, timeout=7200)
@@ -108,7 +108,7 @@ def run_measured(command: list[str], meter: CpuMeter, env: dict, cwd: Path) -> f
     if result.returncode not in (0, 1):  # stock nbgrader exits 1 when a submission is broken
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}"
                            f"{result.stderr[-3000:]}")
-    return elapsed
+    return elapsed, result.stdout
 
 
 def _execute(path: str) -> float:
@@ -118,15 +118,18 @@ def _execute(path: str) -> float:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    WakefulNotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                          resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     return time.perf_counter() - started
 
 
 def floor(notebooks: list[str], workers: int) -> float:
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pool.map(_execute, notebooks, chunksize=1)
+        seconds = pool.map(_execute, notebooks, chunksize=1)
+    slowest = max(range(len(notebooks)), key=seconds.__getitem__)
+    print(f"slowest notebook {seconds[slowest]:.1f} s ({notebooks[slowest]}), median "
+          f"{statistics.median(seconds):.1f} s", flush=True)
     return time.perf_counter() - started
 
 
@@ -190,11 +193,13 @@ def main(argv=None) -> None:
                         + [assignment]
                 way_env = {**env, "COURSE_PRESTART": "0" if "on demand" in way else "1"}
                 # stock nbgrader reads nbgrader_config.py from its working directory
-                seconds = run_measured(command, meters[way], way_env,
-                                       course if way == "stock" else ROOT)
+                seconds, output = run_measured(command, meters[way], way_env,
+                                               course if way == "stock" else ROOT)
                 wall[way] += seconds
-                print(f"  {assignment}: {way} {seconds:.1f} s (load {os.getloadavg()[0]:.1f})",
-                      flush=True)
+                lines = output.strip().splitlines()
+                detail = lines[-1] if way == "floor" and lines else ""
+                print(f"  {assignment}: {way} {seconds:.1f} s (load {os.getloadavg()[0]:.1f}) "
+                      f"{detail}", flush=True)
         cpu = {w: meters[w].seconds() for w in ways}
 
         print("instant grading vs one bare execution ...", flush=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from autograder.notebooks import assignments, source_notebook_path
+from autograder.wakeful import WakefulNotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = assignments()
@@ -19,8 +19,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 def execute(nb, cwd: Path, timeout: int = 120):
     """Run every cell of `nb` in a fresh python3 kernel, errors recorded in the outputs."""
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = WakefulNotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                   resources={"metadata": {"path": str(cwd)}})
     client.execute()
     return nb
 

@@ -174,3 +174,22 @@ def test_kernels_refuse_to_start_without_a_sandbox(monkeypatch, tmp_path):
     monkeypatch.delenv(sandbox.UNSANDBOXED_ENV, raising=False)
     with pytest.raises(RuntimeError, match="no sandbox can start"):
         run(["1"], tmp_path)
+
+
+def test_graded_kernels_are_polled_in_slices(tmp_path):
+    """A widget cell's reply that pyzmq fails to wake for is seen within a slice, not at the
+    cell's timeout (autograder/wakeful.py): the graded kernel's channels poll in slices."""
+    polled_in_slices = []
+
+    class Recording(sandbox.SandboxedExecute):
+        def preprocess_cell(self, cell, resources, index):
+            polled_in_slices.append(all(getattr(channel.get_msg, "polls_in_slices", False)
+                                        for channel in (self.kc.shell_channel,
+                                                        self.kc.iopub_channel)))
+            return super().preprocess_cell(cell, resources, index)
+
+    nb = new_notebook(cells=[new_code_cell("x = 1"), new_code_cell("x + 1")])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    Recording(timeout=30).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert polled_in_slices == [True, True]
+    assert nb.cells[1].outputs[0]["data"]["text/plain"] == "2"
