@@ -139,18 +139,22 @@ class NotebookInLab:
             raise AssertionError(f"{self.path}: {menu} > {command} is disabled; {state}")
         item.click()
 
-    def _wait_until_run_from(self, start: int):
-        """Wait until cell `start` has run and nothing is queued or running."""
+    def _wait_until_run_from(self, start: int) -> bool:
+        """Wait until cell `start` has run and nothing is queued or running: True; or until
+        the kernel aborted the run (cell `start` shows [ ]: again, nothing queued): False."""
         try:
-            self._wait_for(
+            handle = self._wait_for(
                 f"""() => {{
                     const p = ({_JS_PROMPTS})();
-                    return /^\\[\\d+\\]:$/.test(p[{start}]) && !p.some(x => x === '[*]:');
+                    if (p.some(x => x === '[*]:')) return false;
+                    if (/^\\[\\d+\\]:$/.test(p[{start}])) return 'done';
+                    return p[{start}] === '[ ]:' ? 'aborted' : false;
                 }}""")
         except PlaywrightTimeout as exc:  # say where it stopped
             prompts = {i: p for i, p in enumerate(self.prompts()) if p is not None}
             raise AssertionError(f"{self.path}: cells did not finish running from cell {start} "
                                  f"within {self.timeout_ms / 1000:.0f} s; prompts: {prompts}") from exc
+        return handle.json_value() == "done"
 
     def _select(self, index: int):
         """Make cell `index` the active and only selected cell, in the notebook tab that has the
@@ -174,17 +178,26 @@ class NotebookInLab:
     def _run_from(self, command: str, start: int):
         """Run > `command`, which runs from cell `start`; then wait until it is done. JupyterLab
         marks queued cells [*] at once: if cell `start` is not marked, the menu click was lost
-        and is made once more."""
+        and is made once more. ipykernel 7 aborts a request that reaches it just after an error,
+        before its shell thread has posted the end of the abort (ipykernel's
+        `_abort_queues`); JupyterLab then shows the cell [ ]: again, and the run is asked for
+        again, as a student would click Run once more."""
         started = f"() => ({_JS_PROMPTS})()[{start}] !== '[ ]:'"
-        for attempt in range(2):
-            self._menu("Run", command)
-            try:
-                self._wait_for(started, timeout=20_000)
-                break
-            except PlaywrightTimeout:
-                if attempt:
-                    raise AssertionError(f"{self.path}: Run > {command} did not start cell {start}")
-        self._wait_until_run_from(start)
+        for _ in range(3):
+            for attempt in range(2):
+                self._menu("Run", command)
+                try:
+                    self._wait_for(started, timeout=20_000)
+                    break
+                except PlaywrightTimeout:
+                    if attempt:
+                        raise AssertionError(f"{self.path}: Run > {command} did not start "
+                                             f"cell {start}")
+            if self._wait_until_run_from(start):
+                return
+            self._select(start)
+        raise AssertionError(f"{self.path}: the kernel aborted Run > {command} from cell {start} "
+                             "three times")
 
     def run_all(self) -> RunReport:
         """Run > Run All Cells. JupyterLab stops at the first error, as it does for a student;
