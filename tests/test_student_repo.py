@@ -223,15 +223,20 @@ def test_notebook_runs_in_the_student_environment(student_env, student_repo, ass
     course package installed by postBuild): only the exercises raise."""
     bin_dir, env = student_env
     notebook = student_repo / assignment / f"{assignment}.ipynb"
-    runner = ("import sys, nbformat\n"
-              "from nbclient import NotebookClient\n"
+    # nbclient as in autograder/wakeful.py (loaded from its file: the students' environment has
+    # no autograder package), so a reply pyzmq fails to wake for costs 0.2 s, not the timeout
+    runner = ("import importlib.util, sys, nbformat\n"
+              "spec = importlib.util.spec_from_file_location('wakeful', sys.argv[4])\n"
+              "wakeful = importlib.util.module_from_spec(spec)\n"
+              "spec.loader.exec_module(wakeful)\n"
               "nb = nbformat.read(sys.argv[1], as_version=4)\n"
-              "NotebookClient(nb, timeout=120, kernel_name='python3', allow_errors=True,\n"
-              "               resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
+              "wakeful.WakefulNotebookClient(nb, timeout=120, kernel_name='python3',\n"
+              "    allow_errors=True, resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
               "nbformat.write(nb, sys.argv[3])\n")
     out = tmp_path / "executed.ipynb"
     subprocess.run([str(bin_dir / "python"), "-c", runner, str(notebook), str(notebook.parent),
-                    str(out)], env=env, check=True, timeout=600, capture_output=True)
+                    str(out), str(ROOT / "autograder" / "wakeful.py")],
+                   env=env, check=True, timeout=600, capture_output=True)
     nb = nbformat.read(str(out), as_version=4)
     for index, cell in enumerate(nb.cells):
         for error in errors(cell):
