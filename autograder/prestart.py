@@ -132,16 +132,21 @@ class Prestarter:
             _stop(started.manager)
 
 
+def _process(manager):
+    """The kernel's process (bwrap's, for a sandboxed kernel), or None."""
+    return getattr(manager.provisioner, "process", None) if manager.provisioner else None
+
+
 def _alive(manager) -> bool:
-    process = getattr(manager.provisioner, "process", None) if manager.provisioner else None
+    process = _process(manager)
     return process is not None and process.poll() is None
 
 
 def _stop(manager) -> None:
     """Kill a kernel nobody is connected to and remove its scratch folder, without an event loop
     (bwrap's PID namespace takes every process inside with it)."""
-    process = getattr(manager.provisioner, "process", None) if manager.provisioner else None
-    if process is not None and process.poll() is None:
+    process = _process(manager)
+    if _alive(manager):
         try:
             os.kill(process.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -3,9 +3,10 @@
 pyzmq's asyncio poll sometimes misses the wake-up for a message already queued on a kernel's
 socket. nbclient then waits on the shell channel until the cell's timeout, and only the final
 non-blocking poll pyzmq makes at the timeout finds the reply that was there all along: the cell
-ends without an error, but 60 s late (the course's timeout). It strikes about one widget cell in
-a hundred here (`descent_explorer` with its Output widget), so about one 01 submission in fifty;
-nbclient #312, nbconvert #1921 and #2029 report the same hang.
+ends without an error, but 60 s late (the course's timeout). Measured here with widget cells
+(`descent_explorer` and `tangent_explorer`, with their Output widgets): 1 in 200 with one client,
+12 in 906 with three clients on two cores; nbclient #312, nbconvert #1921 and #2029 report the
+same hang.
 
 Polling in short slices makes that final poll happen every `SLICE` seconds, so a missed wake-up
 costs at most one slice. Timeouts keep their meaning: a slice that finds nothing polls again
