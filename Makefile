@@ -22,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-# Graded kernels run in a bubblewrap sandbox (autograder/sandbox.py): Debian's package, installed once.
+# Graded kernels run in a bubblewrap sandbox (autograder/safety/sandbox.py): Debian's package, installed once.
 BWRAP := /usr/bin/bwrap
 sandbox: $(BWRAP)  ## install bubblewrap, which sandboxes every graded kernel (once; needs root)
 $(BWRAP):
@@ -34,10 +34,10 @@ test: $(STAMP) $(BWRAP)  ## run the whole test suite
 	$(VENV)/bin/python -m pytest
 
 demo: $(STAMP) $(BWRAP)  ## grade a simulated class end to end and print the score table
-	$(VENV)/bin/python -m autograder.demo
+	$(VENV)/bin/python -m autograder.authoring.demo
 
 release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
-	$(VENV)/bin/python -m autograder.release $(ASSIGNMENTS)
+	$(VENV)/bin/python -m autograder.authoring.release $(ASSIGNMENTS)
 
 autograde: $(STAMP) $(BWRAP)  ## grade submitted/ in parallel (resumable; WORKERS=N, ARGS="--shard 0/2 ..."), write reports/
 	$(VENV)/bin/python -m autograder autograde $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
@@ -52,11 +52,11 @@ bench: $(STAMP)  ## run the benchmarks and record their results in bench/results
 	$(VENV)/bin/python -m bench
 
 readme: $(STAMP)  ## rewrite the README's notebook table from the notebooks and [tool.course] in pyproject.toml
-	$(VENV)/bin/python -m autograder.notebook_table
+	$(VENV)/bin/python -m autograder.students.notebook_table
 
 STUDENT_REPO ?= $(CURDIR)/student-repo
 student-repo: $(STAMP)  ## write the students' repository (release notebooks, course, Binder files) into STUDENT_REPO
-	$(VENV)/bin/python -m autograder.student_repo $(STUDENT_REPO)
+	$(VENV)/bin/python -m autograder.students.repo $(STUDENT_REPO)
 
 clean:  ## remove everything nbgrader and the demo generated (keeps .venv)
 	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal gradebook.db-wal gradebook.db-shm grades.csv flags.csv

@@ -26,23 +26,23 @@ c.Execute.interrupt_on_timeout = True
 # (nbgrader's default reveals both: jupyter/nbgrader#917).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.feedback.HideHiddenTests",
+    "autograder.reports.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
 # Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
-# sandbox with resource limits, and a cell's recorded output is capped (autograder/sandbox.py).
+# sandbox with resource limits, and a cell's recorded output is capped (autograder/safety/sandbox.py).
 # Where no sandbox can start, kernels refuse to start unless COURSE_UNSANDBOXED=1.
 c.Autograde.sanitize_preprocessors = [
-    "autograder.flags.FlagTampering",  # tampering: gradebook `flagged`, flags.csv (tamper.py)
+    "autograder.safety.flags.FlagTampering",  # tampering: gradebook `flagged`, flags.csv (tamper.py)
     "nbgrader.preprocessors.ClearOutput",
-    "autograder.duplicates.DropDuplicateGradeIds",  # a duplicated cell no longer stops autograde
+    "autograder.safety.duplicates.DropDuplicateGradeIds",  # a duplicated cell no longer stops autograde
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "autograder.sandbox.SandboxedExecute",
+    "autograder.safety.sandbox.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "links":
         return _links(course, args)
 
-    from autograder import reports, submissions
+    from autograder.reports import class_report as reports
+
+    from autograder.grading import submissions
     chosen = args.assignments or submissions.assignments_with_submissions(course)
     if not chosen:
         print("nothing in submitted/: collect submissions first (nbgrader collect ASSIGNMENT)")
@@ -95,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "autograde":
         return _autograde(course, chosen, args)
     if args.command == "feedback":
-        from autograder import feedback
-        from autograder.ledger import Ledger
+        from autograder.reports import feedback
+        from autograder.grading.ledger import Ledger
         graded = {o.key for o in Ledger(course).all() if o.status == "graded"}
         for assignment in chosen:
             students = sorted(s for a, s in graded if a == assignment)
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _autograde(course: Path, chosen: list[str], args) -> int:
-    from autograder import grading, sandbox
+    from autograder.grading import batch as grading
+    from autograder.safety import sandbox
     if args.unsandboxed:
         os.environ[sandbox.UNSANDBOXED_ENV] = "1"  # the workers' kernels inherit it
     elif not sandbox.available():
@@ -142,8 +145,8 @@ def _autograde(course: Path, chosen: list[str], args) -> int:
 
 
 def _report(course: Path, chosen: list[str], outcomes=None) -> None:
-    from autograder import reports
-    from autograder.ledger import Ledger
+    from autograder.reports import class_report as reports
+    from autograder.grading.ledger import Ledger
     if outcomes is None:
         outcomes = [o for o in Ledger(course).all() if o.assignment in chosen]
     print(reports.format_table(outcomes))
@@ -155,7 +158,7 @@ def _report(course: Path, chosen: list[str], outcomes=None) -> None:
 
 
 def _instant(course: Path, args) -> int:
-    from autograder import instant
+    from autograder.grading import instant
     if not args.notebook.is_file():
         print(f"error: no notebook at {args.notebook}", file=sys.stderr)
         return 2
@@ -172,7 +175,7 @@ def _instant(course: Path, args) -> int:
 
 
 def _links(course: Path, args) -> int:
-    from autograder import hub_links
+    from autograder.hub import links as hub_links
     try:
         found = hub_links.links(args.hub, args.repo, args.branch, root=course)
     except ValueError as error:

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.notebooks import assignments, source_notebook_path
-from autograder.wakeful import WakefulNotebookClient
+from autograder.kernels.wakeful import WakefulNotebookClient
 from bench import grading, ner
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -65,8 +65,8 @@ def main() -> None:
     for assignment in assignments():
         t = timed(lambda: execute_source(assignment))
         rows.append((f"execute source/{assignment} (kernel start included)", t))
-        if (ROOT / "autograder" / "mutants" / f"{assignment}.toml").exists():
-            t = timed(lambda: run_module("autograder.mutation", assignment), repeat=1)
+        if (ROOT / "autograder" / "authoring" / "mutants" / f"{assignment}.toml").exists():
+            t = timed(lambda: run_module("autograder.authoring.mutation", assignment), repeat=1)
             rows.append((f"mutation catalog of {assignment}", t))
     nbgrader = str(Path(sys.executable).parent / "nbgrader")
     rows.append(("nbgrader start-up (`nbgrader --version`)",

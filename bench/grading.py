@@ -30,11 +30,11 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import classroom
-from autograder.demo import assignment_ids, collect_class
-from autograder.ledger import Ledger
+from autograder.authoring import classroom
+from autograder.authoring.demo import assignment_ids, collect_class
+from autograder.grading.ledger import Ledger
 from autograder.nbgrader_cli import nbgrader_env
-from autograder.wakeful import WakefulNotebookClient
+from autograder.kernels.wakeful import WakefulNotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
@@ -47,13 +47,13 @@ MIX = [("solution", classroom._solution), ("blank", classroom._blank),
 def sandbox_status() -> str:
     """How the graded kernels ran (the floor never uses a sandbox)."""
     try:
-        from autograder import sandbox
+        from autograder.safety import sandbox
     except ImportError:
-        return "not sandboxed (this tree has no autograder/sandbox.py)"
+        return "not sandboxed (this tree has no autograder/safety/sandbox.py)"
     if sandbox.unsandboxed_allowed():
         return "NOT sandboxed (COURSE_UNSANDBOXED=1)"
     if sandbox.available():
-        return "stock and this grader in the bubblewrap sandbox (autograder/sandbox.py); the floor bare"
+        return "stock and this grader in the bubblewrap sandbox (autograder/safety/sandbox.py); the floor bare"
     return f"no sandbox could start: {sandbox.unavailable_reason()}"
 
 
@@ -203,7 +203,7 @@ def main(argv=None) -> None:
         cpu = {w: meters[w].seconds() for w in ways}
 
         print("instant grading vs one bare execution ...", flush=True)
-        from autograder.instant import InstantGrader
+        from autograder.grading.instant import InstantGrader
         solution = next(p for p in executed if Path(p).parts[-3] == "s000")
         grader = InstantGrader(courses["ours"])
         t_instant = statistics.median(

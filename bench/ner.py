@@ -1,4 +1,4 @@
-"""Speed of the window tagger (autograder.window_tagger): one training epoch vs the matrix-multiply floor.
+"""Speed of the window tagger (autograder.ner.window_tagger): one training epoch vs the matrix-multiply floor.
 
     python -m bench.ner [--tokens 200000]
 
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from autograder.window_tagger import CASES, Config, Vocab, WindowTagger
+from autograder.ner.window_tagger import CASES, Config, Vocab, WindowTagger
 from course.ner_corpus import generate
 
 
@@ -101,7 +101,7 @@ def section(result: dict) -> list[str]:
     c = result["config"]
     return [
         "",
-        "## Window NER tagger (04_window_ner, autograder.window_tagger)",
+        "## Window NER tagger (04_window_ner, autograder.ner.window_tagger)",
         "",
         f"One training epoch on a generated corpus of {result['tokens']:,} tokens (vocabulary "
         f"{result['vocabulary']:,}; window {c.window}, {c.word_dim}-d words + {c.case_dim}-d case, "

@@ -1,5 +1,5 @@
 """What the sandbox costs per submission: the solution notebook of each assignment executed the way
-`nbgrader autograde` executes it (autograder.sandbox.SandboxedExecute), sandboxed and not, rounds
+`nbgrader autograde` executes it (autograder.safety.sandbox.SandboxedExecute), sandboxed and not, rounds
 interleaved so that both modes see the same machine load.
 
     python -m bench.sandbox_overhead [ROUNDS]      # default 5
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import classroom, sandbox
+from autograder.authoring import classroom
+
+from autograder.safety import sandbox
 from autograder.notebooks import assignments, read, source_notebook_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from autograder.notebooks import assignments, source_notebook_path
-from autograder.wakeful import WakefulNotebookClient
+from autograder.kernels.wakeful import WakefulNotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = assignments()

@@ -16,8 +16,10 @@ import nbformat
 import pytest
 
 from adversarial.cases import ASSIGNMENT, CASES, NORMAL
-from autograder import feedback, flags, grading
-from autograder.gradebook import gradebook_url
+from autograder.reports import feedback
+from autograder.safety import flags
+from autograder.grading import batch as grading
+from autograder.grading.gradebook import gradebook_url
 from autograder.nbgrader_cli import nbgrader, nbgrader_checked
 from autograder.notebooks import grade_id, grading_cells, is_solution, is_test, points, read
 from conftest import copy_course, loopback_listener
@@ -209,7 +211,7 @@ def test_plain_nbgrader_autograde_survives_a_duplicated_cell(graded):
 
 def test_the_feedback_filter_is_what_kept_the_hidden_source_out(graded):
     """hidden_source_printed's hook printed the hidden tests into its graded outputs; only the
-    feedback filter (autograder/feedback.py) stands between them and the student."""
+    feedback filter (autograder/reports/feedback.py) stands between them and the student."""
     course, *_ = graded
     lines, _ = _secrets(course)
     assert sum(line in _outputs(course, "hidden_source_printed") for line in lines) > 10

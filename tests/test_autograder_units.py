@@ -2,11 +2,11 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder.ledger import Outcome
-from autograder.reports import format_table
-from autograder.submissions import check_submission
-from autograder.classroom import solve_cells, student_answer
-from autograder.feedback import HIDDEN_NOTE, HideHiddenTests
+from autograder.grading.ledger import Outcome
+from autograder.reports.class_report import format_table
+from autograder.grading.submissions import check_submission
+from autograder.authoring.classroom import solve_cells, student_answer
+from autograder.reports.feedback import HIDDEN_NOTE, HideHiddenTests
 
 
 def nbgrader_cell(source, gid, **flags):

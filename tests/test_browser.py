@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.classroom import solve_cells
+from autograder.authoring.classroom import solve_cells
 from autograder.notebooks import grade_id, is_solution, is_test, read
 from browser.lab import CHROMIUM, JupyterLab, ensure_chromium
 from browser.notebook import WIDGET_MIME, NotebookInLab

@@ -14,9 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 
-from autograder import classroom, gradebook
+from autograder.authoring import classroom
+
+from autograder.grading import gradebook
 from autograder.nbgrader_cli import nbgrader
-from autograder.demo import run_demo
+from autograder.authoring.demo import run_demo
 from autograder.notebooks import grade_id, is_test, points, read, grading_cells
 from conftest import ASSIGNMENTS, copy_course
 

@@ -21,12 +21,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import classroom, gradebook, grading, reports
-from autograder.demo import collect_class
-from autograder.instant import InstantGrader
-from autograder.ledger import Ledger
-from autograder.prestart import PRESTARTER
-from autograder.workers import Crashed, run_tasks
+from autograder.authoring import classroom
+
+from autograder.grading import gradebook
+
+from autograder.grading import batch as grading
+
+from autograder.reports import class_report as reports
+from autograder.authoring.demo import collect_class
+from autograder.grading.instant import InstantGrader
+from autograder.grading.ledger import Ledger
+from autograder.kernels.prestart import PRESTARTER
+from autograder.grading.workers import Crashed, run_tasks
 from conftest import ASSIGNMENTS, copy_course
 from pg_server import postgresql_server  # noqa: F401  (fixture)
 
@@ -290,7 +296,7 @@ def test_lookahead_tells_each_worker_the_task_it_runs_next_and_loses_none():
 
 def test_kernels_started_ahead_grade_exactly_like_kernels_started_on_demand(
         collected, graded, tmp_path):
-    """The graded fixture used kernels started ahead (autograder/prestart.py); the same class
+    """The graded fixture used kernels started ahead (autograder/kernels/prestart.py); the same class
     graded with every kernel started on demand (COURSE_PRESTART=0) gets the same grades."""
     _, ahead_outcomes, ahead_rows, _ = graded
     assert sum(o.timings.get("kernels started ahead", 0) for o in ahead_outcomes.values()) >= 3

@@ -6,7 +6,7 @@ created for this run. Through the hub's REST API and the single-user servers' nb
 (the ones JupyterLab's Assignments tab and formgrader call): the instructor generates and releases
 01_gradients; both students fetch it, one writes the solution, the other submits it blank; the
 instructor collects, autogrades through the course's sandboxed grader (a hub-managed service,
-autograder/hub_grader.py: the sandbox needs root), generates and releases feedback; the students
+autograder/hub/grader.py: the sandbox needs root), generates and releases feedback; the students
 fetch it. Then: the grades, who can read what (attempts made with each student's own uid),
 formgrader in headless Chromium inside the instructor's JupyterLab, and an nbgitpuller link from
 `python -m autograder links` followed by a student.
@@ -28,8 +28,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import hub_links, student_repo
-from autograder.classroom import solve_cells
+from autograder.hub import links as hub_links
+
+from autograder.students import repo as student_repo
+from autograder.authoring.classroom import solve_cells
 from autograder.notebooks import read
 from browser.lab import CHROMIUM, ensure_chromium
 from conftest import ROOT
@@ -69,7 +71,7 @@ c.JupyterHub.load_groups = {{"instructors": {{"users": ["{teacher}"]}}}}
 c.JupyterHub.services = [
     {{"name": "test-driver", "api_token": os.environ["TEST_HUB_ADMIN_TOKEN"]}},
     {{"name": "course-grader", "url": "http://127.0.0.1:{grader_port}",
-      "command": ["{root_python}", "-m", "autograder.hub_grader"],
+      "command": ["{root_python}", "-m", "autograder.hub.grader"],
       "environment": {grader_env!r}}},
 ]
 c.JupyterHub.load_roles = [
@@ -124,7 +126,7 @@ def hub(request):
         etc.mkdir()
         (etc / "nbgrader_config.py").write_text(
             f"c = get_config()  # noqa\nc.Exchange.root = {str(exchange)!r}\n"
-            'c.ExchangeFactory.submit = "autograder.hub_exchange.PrivateSubmit"\n')
+            'c.ExchangeFactory.submit = "autograder.hub.exchange.PrivateSubmit"\n')
         etc.chmod(0o755)
 
         teacher_home = users.home("teacher")

@@ -1,4 +1,4 @@
-"""The hub's grader service (autograder/hub_grader.py): its setting, and what root may touch in an
+"""The hub's grader service (autograder/hub/grader.py): its setting, and what root may touch in an
 instructor's course folder (it runs as root). The service itself runs in tests/test_hub.py."""
 import asyncio
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import hub_grader
+from autograder.hub import grader as hub_grader
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from autograder import hub_links
-from autograder.notebook_table import release_notebooks
+from autograder.hub import links as hub_links
+from autograder.students.notebook_table import release_notebooks
 from conftest import ROOT
 
 

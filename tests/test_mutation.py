@@ -1,4 +1,4 @@
-"""The mutation suite: every catalog entry in autograder/mutants/ is caught (wrong) or earns full
+"""The mutation suite: every catalog entry in autograder/authoring/mutants/ is caught (wrong) or earns full
 marks (correct) when its notebook is executed as nbgrader autograde does.
 
 Each notebook's whole catalog runs once, in parallel, the first time one of its tests asks for it.
@@ -9,8 +9,10 @@ import functools
 import nbformat
 import pytest
 
-from autograder import mutation, notebooks
-from autograder.mutation import Mutant
+from autograder import notebooks
+
+from autograder.authoring import mutation
+from autograder.authoring.mutation import Mutant
 
 
 # --- the harness, on a tiny notebook ---------------------------------------------------------------

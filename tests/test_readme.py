@@ -2,7 +2,7 @@
 command and link in it exists."""
 import re
 
-from autograder.notebook_table import current_table, notebook_facts, readme_with_table, release_notebooks
+from autograder.students.notebook_table import current_table, notebook_facts, readme_with_table, release_notebooks
 from conftest import ASSIGNMENTS, ROOT
 
 README = (ROOT / "README.md").read_text()

@@ -14,7 +14,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder import cli, sandbox
+from autograder import cli
+
+from autograder.safety import sandbox
 from conftest import loopback_listener
 
 SECRET = "the-instructors-secret-4242"
@@ -178,7 +180,7 @@ def test_kernels_refuse_to_start_without_a_sandbox(monkeypatch, tmp_path):
 
 def test_graded_kernels_are_polled_in_slices(tmp_path):
     """A widget cell's reply that pyzmq fails to wake for is seen within a slice, not at the
-    cell's timeout (autograder/wakeful.py): the graded kernel's channels poll in slices."""
+    cell's timeout (autograder/kernels/wakeful.py): the graded kernel's channels poll in slices."""
     polled_in_slices = []
 
     class Recording(sandbox.SandboxedExecute):

@@ -17,10 +17,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.notebook_table import release_notebooks
+from autograder.students.notebook_table import release_notebooks
 from autograder.notebooks import grade_id, is_solution, is_test, source_notebook_path
-from autograder.student_links import StudentRepository, student_repository
-from autograder.student_repo import MARKER, build
+from autograder.students.links import StudentRepository, student_repository
+from autograder.students.repo import MARKER, build
 from conftest import ASSIGNMENTS, ROOT, errors
 from student_env import environment_with, student_environment
 
@@ -223,7 +223,7 @@ def test_notebook_runs_in_the_student_environment(student_env, student_repo, ass
     course package installed by postBuild): only the exercises raise."""
     bin_dir, env = student_env
     notebook = student_repo / assignment / f"{assignment}.ipynb"
-    # nbclient as in autograder/wakeful.py (loaded from its file: the students' environment has
+    # nbclient as in autograder/kernels/wakeful.py (loaded from its file: the students' environment has
     # no autograder package), so a reply pyzmq fails to wake for costs 0.2 s, not the timeout
     runner = ("import importlib.util, sys, nbformat\n"
               "spec = importlib.util.spec_from_file_location('wakeful', sys.argv[4])\n"
@@ -235,7 +235,7 @@ def test_notebook_runs_in_the_student_environment(student_env, student_repo, ass
               "nbformat.write(nb, sys.argv[3])\n")
     out = tmp_path / "executed.ipynb"
     subprocess.run([str(bin_dir / "python"), "-c", runner, str(notebook), str(notebook.parent),
-                    str(out), str(ROOT / "autograder" / "wakeful.py")],
+                    str(out), str(ROOT / "autograder" / "kernels" / "wakeful.py")],
                    env=env, check=True, timeout=600, capture_output=True)
     nb = nbformat.read(str(out), as_version=4)
     for index, cell in enumerate(nb.cells):

@@ -1,7 +1,7 @@
-"""Tamper checks (autograder/tamper.py): what they catch, and no false flags on honest work.
+"""Tamper checks (autograder/safety/tamper.py): what they catch, and no false flags on honest work.
 
 No false flags is parametrised over every source notebook and every mutation catalog in
-autograder/mutants/, so a new notebook or catalog is covered as soon as it exists.
+autograder/authoring/mutants/, so a new notebook or catalog is covered as soon as it exists.
 """
 import copy
 from pathlib import Path
@@ -9,7 +9,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import classroom, flags, mutation, tamper
+from autograder.authoring import classroom
+
+from autograder.safety import flags
+
+from autograder.authoring import mutation
+
+from autograder.safety import tamper
 from autograder.notebooks import grade_id, read, source_notebook_path
 from conftest import ASSIGNMENTS, ROOT
 

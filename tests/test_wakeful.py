@@ -6,7 +6,7 @@ from queue import Empty
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.wakeful import SLICE, WakefulNotebookClient, poll_in_slices
+from autograder.kernels.wakeful import SLICE, WakefulNotebookClient, poll_in_slices
 
 
 class MissedWakeUpChannel:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from autograder import ner_real
-from autograder.ner_metrics import entity_scores, entity_spans
+from autograder.ner import real as ner_real
+from autograder.ner.metrics import entity_scores, entity_spans
 from autograder.notebooks import cell_by_grade_id, read, source_notebook_path
-from autograder.window_tagger import Config, Vocab, WindowTagger, windows
+from autograder.ner.window_tagger import Config, Vocab, WindowTagger, windows
 from course import conll, ner_corpus, ner_demos
 from course.gradcheck import numerical_gradient
 

@@ -1,6 +1,6 @@
 """The adversarial corpus: hostile or broken submissions of 01_gradients, each with the outcome
 grading must give it. tests/test_adversarial.py grades all of them in one batch mixed with normal
-students, through the class grader (autograder/grading.py) and the real nbgrader (sandboxed).
+students, through the class grader (autograder/grading/batch.py) and the real nbgrader (sandboxed).
 
 A case is built from the release and the instructor's solutions when the test runs, so it follows
 the notebook as it changes. Expected outcome, one of:
@@ -20,7 +20,9 @@ from typing import Callable
 
 import nbformat
 
-from autograder import classroom, mutation
+from autograder.authoring import classroom
+
+from autograder.authoring import mutation
 from autograder.notebooks import grade_id
 
 ASSIGNMENT = "01_gradients"
