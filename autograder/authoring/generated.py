@@ -139,10 +139,11 @@ def _own_expressions(stmt: ast.stmt) -> list[ast.AST]:
 
 
 def _walk_expression(node: ast.AST):
-    """Every node of an expression, not entering lambdas (their bodies run elsewhere)."""
+    """Every node of an expression, not entering lambdas (their bodies run elsewhere) nor f-strings
+    (Python 3.11 gives no reliable source positions inside them)."""
     yield node
     for child in ast.iter_child_nodes(node):
-        if not isinstance(child, ast.Lambda):
+        if not isinstance(child, (ast.Lambda, ast.JoinedStr)):
             yield from _walk_expression(child)
 
 
@@ -357,9 +358,15 @@ class _Source:
         return "\n".join(self.lines[:first - 1] + [prefix + text + suffix] + self.lines[last:])
 
 
-def _expression_text(node: ast.AST) -> str:
-    text = ast.unparse(node)
-    return text if isinstance(node, ATOMS) or text.startswith("(") and text.endswith(")") \
+def _expression_text(new: ast.AST, old: ast.AST, parent: ast.AST | None) -> str:
+    """The text that replaces `old`: new unparsed, in parentheses unless it is an atom or it
+    stands where any expression may (a statement's value, a call's argument)."""
+    text = ast.unparse(new)
+    free = isinstance(parent, (ast.stmt, ast.keyword)) or isinstance(parent, ast.Call) \
+        and any(a is old for a in parent.args)
+    if isinstance(new, ATOMS) or free and not isinstance(new, (ast.Tuple, ast.NamedExpr)):
+        return text
+    return text if text.startswith("(") and text.endswith(")") and isinstance(new, ast.Tuple) \
         else f"({text})"
 
 
@@ -473,7 +480,7 @@ def generate(cell: str, source: str, operators=OPERATORS) -> Generated:
                 if operator not in operators or operator in ("arith", "constant") and id(node) in axis_literals:
                     continue
                 for new in make(node, parent):
-                    after = _expression_text(new)
+                    after = _expression_text(new, node, parent)
                     add(operator, node, statement_text, ast.unparse(node), ast.unparse(new),
                         text.replace(node, after))
     return out

@@ -551,6 +551,20 @@ class GeneratedReport:
         return "\n".join(lines)
 
 
+def survivor_entries(report: GeneratedReport) -> str:
+    """TOML `[[generated]]` entries (kind "survives") for the survivors the catalog does not list,
+    to paste into its `# --- generated mutants ---` section after reading each diff: change an
+    entry to kind "equivalent" with the reason when the mutant computes what the solution does."""
+    by_id = {m.id: m for m in report.mutants}
+    blocks = []
+    for i in report.unlisted_survivors:
+        m = by_id[i]
+        reason = f"no test of {m.cell} catches {m.description}"
+        blocks.append(f"[[generated]]\nid = {json.dumps(i)}\nkind = \"survives\"\n"
+                      f"reason = {json.dumps(reason)}\n")
+    return "\n".join(blocks)
+
+
 def run_generated(assignment: str, workers: int = WORKERS, use_cache: bool = True,
                   write_cache: bool = True, only: str | None = None) -> GeneratedReport:
     """Generate the mutants of an assignment's source notebook, judge those the cache does not
@@ -626,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --generated: skip the catalog's mutants")
     parser.add_argument("--no-cache", action="store_true",
                         help="with --generated: judge every generated mutant again (and store it)")
+    parser.add_argument("--toml", action="store_true",
+                        help="with --generated: print catalog entries for the unlisted survivors")
     args = parser.parse_args(argv)
 
     path = notebooks.source_notebook_path(args.assignment)
@@ -655,6 +671,9 @@ def main(argv: list[str] | None = None) -> int:
         if details:
             print(details)
         print(report.summary())
+        if args.toml and report.unlisted_survivors:
+            print("\n# paste into the catalog's `# --- generated mutants ---` section:\n")
+            print(survivor_entries(report))
         if report.survivors or report.problems:
             status = 1
     return status
