@@ -415,12 +415,14 @@ def killed(result: Result, solutions: set[str]) -> bool:
 
 
 def course_files_hash() -> str:
-    """The hash of every file of the `course` package (the checks the tests call, their data)."""
+    """The hash of every file of the `course` package (the checks the tests call, their data),
+    leaving out caches and hidden files (__pycache__, .ipynb_checkpoints, ...)."""
     import course
     root = Path(course.__file__).resolve().parent
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
+        parts = p.relative_to(root).parts
+        if p.is_file() and not any(part == "__pycache__" or part.startswith(".") for part in parts):
             h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 
@@ -663,10 +665,10 @@ def main(argv: list[str] | None = None) -> int:
                                only=args.only)
         print(f"\n--- generated mutants of {args.assignment} ---")
         if args.verbose:
-            for m in report.mutants:
+            for m in report.mutants:  # the survivors follow, with their diffs
                 v = report.verdicts[m.id]
-                print(f"{'killed  ' if v['killed'] else 'SURVIVES'} {m.id}  {m.description}"
-                      + (f"  ({', '.join(v['failing'])})" if v["failing"] else ""))
+                if v["killed"]:
+                    print(f"killed {m.id}  {m.description}  ({', '.join(v['failing'])})")
         details = report.details(nb)
         if details:
             print(details)
