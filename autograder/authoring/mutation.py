@@ -7,7 +7,8 @@ allowed, a per-cell timeout; see `run` for the fast and the faithful mode) and s
 with nbgrader's own rule (`nbgrader.utils.determine_grade`: an error or any stderr output scores 0).
 
     python -m autograder.authoring.mutation 01_gradients [--faithful] [--workers 2] [--only TEXT] [-v]
-    python -m autograder.authoring.mutation 01_gradients --generated [--no-cache] [--no-catalog]
+    python -m autograder.authoring.mutation 01_gradients --generated [--no-cache] [--no-catalog] [--toml]
+    python -m autograder.authoring.mutation all --generated --no-catalog   # every notebook
 
 prints one row per mutant: kind, verdict, failing test cells, score.
 
@@ -630,7 +631,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run an assignment's catalog (and with --generated its generated mutants) and print the
     results; exit status 1 if any catalog mutant has a problem or a non-equivalent mutant survives."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("assignment", help="e.g. 01_gradients")
+    parser.add_argument("assignments", nargs="+", metavar="assignment",
+                        help="e.g. 01_gradients; several, or `all` for every notebook with a catalog")
     parser.add_argument("--faithful", action="store_true",
                         help="every cell, a fresh kernel per mutant (exactly as nbgrader; slower)")
     parser.add_argument("--workers", type=int, default=WORKERS)
@@ -645,13 +647,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--toml", action="store_true",
                         help="with --generated: print catalog entries for the unlisted survivors")
     args = parser.parse_args(argv)
+    assignments = catalog_assignments() if args.assignments == ["all"] else args.assignments
+    status = 0
+    for assignment in assignments:
+        status |= run_assignment(assignment, args)
+    return status
 
-    path = notebooks.source_notebook_path(args.assignment)
+
+def run_assignment(assignment: str, args: argparse.Namespace) -> int:
+    """main's work for one assignment; returns its exit status."""
+    path = notebooks.source_notebook_path(assignment)
     nb = notebooks.read(path)
     solutions = solution_ids(nb)
     status = 0
     if not (args.generated and args.no_catalog):
-        mutants = [m for m in load_catalog(args.assignment) if not args.only or args.only in m.id]
+        mutants = [m for m in load_catalog(assignment) if not args.only or args.only in m.id]
         start = time.perf_counter()
         results = run(path, mutants, faithful=args.faithful, workers=args.workers)
         elapsed = time.perf_counter() - start
@@ -661,9 +671,9 @@ def main(argv: list[str] | None = None) -> int:
               f"({'faithful' if args.faithful else 'graded cells, shared kernels'}, {args.workers} workers)")
         status = 1 if bad else 0
     if args.generated:
-        report = run_generated(args.assignment, args.workers, use_cache=not args.no_cache,
+        report = run_generated(assignment, args.workers, use_cache=not args.no_cache,
                                only=args.only)
-        print(f"\n--- generated mutants of {args.assignment} ---")
+        print(f"\n--- generated mutants of {assignment} ---")
         if args.verbose:
             for m in report.mutants:  # the survivors follow, with their diffs
                 v = report.verdicts[m.id]
