@@ -179,6 +179,14 @@ def test_uncompilable_and_identical_mutants_are_dropped(monkeypatch):
     assert (made.mutants, made.uncompilable, made.identical) == ([], 1, 1)
 
 
+def test_a_cell_that_does_not_parse_is_named_not_skipped_silently():
+    made = gen.generate("f", "%matplotlib inline\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+    assert (made.mutants, made.unparsable) == ([], ["f"])
+    r = fake_report({}, {})
+    r.unparsable = made.unparsable
+    assert r.problems == ["f: the solution cell does not parse as Python, so no mutant is generated from it"]
+
+
 def test_a_mutant_with_the_solution_s_tree_is_dropped():
     made = gen.generate("f", cell("return g(x, x) + g(x, y)"), ("swap_args",))
     assert [m.after for m in made.mutants] == ["g(y, x)"] and made.identical == 1

@@ -53,7 +53,7 @@ import ast
 import copy
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 OPERATORS = ("arith", "boundary", "constant", "copy", "inplace", "axis", "sum_mean", "transpose",
@@ -430,17 +430,19 @@ class Generated:
     mutants: list[GeneratedMutant]
     uncompilable: int = 0
     identical: int = 0
+    unparsable: list[str] = field(default_factory=list)  # cells that do not parse: no mutants
 
 
 def generate(cell: str, source: str, operators=OPERATORS) -> Generated:
     """The mutants of one solution cell (grade id `cell`, its whole source), in source order.
 
-    Only code between the SOLUTION markers is changed. A cell that does not parse has none.
+    Only code between the SOLUTION markers is changed. A cell that does not parse has none (and
+    is named in `unparsable`, which the harness reports as a problem).
     """
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return Generated([])
+        return Generated([], unparsable=[cell])
     regions = solution_regions(source)
     text = _Source(source)
     parents = _parents(tree)
@@ -502,6 +504,7 @@ def generate_notebook(nb, is_solution, grade_id, operators=OPERATORS) -> Generat
             total.mutants += g.mutants
             total.uncompilable += g.uncompilable
             total.identical += g.identical
+            total.unparsable += g.unparsable
     return total
 
 

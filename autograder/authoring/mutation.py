@@ -478,6 +478,7 @@ class GeneratedReport:
     ran: int = 0                       # executed now (the rest came from the cache)
     seconds: float = 0.0
     source_problem: str | None = None  # the unmodified notebook does not get full marks
+    unparsable: list[str] = field(default_factory=list)  # solution cells that do not parse
 
     def _ids(self, survived: bool) -> list[str]:
         return [m.id for m in self.mutants if self.verdicts[m.id]["killed"] != survived]
@@ -524,6 +525,8 @@ class GeneratedReport:
     def problems(self) -> list[str]:
         """What makes the suite's test fail: anything not exactly as the catalog lists it."""
         found = [f"{self.assignment}: {self.source_problem}"] if self.source_problem else []
+        found += [f"{cell}: the solution cell does not parse as Python, so no mutant is generated "
+                  "from it" for cell in self.unparsable]
         found += [f"{i}: survives and is not listed in the catalog" for i in self.unlisted_survivors]
         found += [f"{i}: listed as {self.entries[i].kind} but a test of its cell now fails "
                   f"({', '.join(self.verdicts[i]['failing'])}): remove the entry" for i in self.listed_but_killed]
@@ -605,7 +608,8 @@ def run_generated(assignment: str, workers: int = WORKERS, use_cache: bool = Tru
             cache[k] = {"killed": False, "failing": cache[k]["failing"]}
     return GeneratedReport(assignment, mutants, {m.id: cache[keys[m.id]] for m in mutants},
                            load_generated_entries(assignment), made.uncompilable, made.identical,
-                           ran=len(todo), seconds=seconds, source_problem=source_problem)
+                           ran=len(todo), seconds=seconds, source_problem=source_problem,
+                           unparsable=made.unparsable)
 
 
 # --- command line ----------------------------------------------------------------------------------
