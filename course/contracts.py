@@ -61,6 +61,25 @@ content is judged against the reference's. The output is judged like ``check_arr
 returning an array asks for a float64 array of its shape; tuples, lists and dicts are judged entry
 by entry; a reference returning None means the output is not judged.
 
+For objects that keep state across calls, a ``Protocol`` runs the same generated sequence of calls
+on a fresh student object and on a fresh reference object, and judges every call::
+
+    P = {"W": arrays(("D", "H")), "b": arrays(("H",)), "W2": arrays(("H", "H"))}
+    momentum = Protocol("Momentum", lambda: _RefMomentum(lr=0.1, beta=0.9),
+                        [call("update", {"params": keyed(P, group="p"), "grads": keyed(P, group="p")},
+                              updated=["params"])],
+                        dims={"D": (1, 3), "H": (1, 3)}, rounds=(2, 3))
+    momentum.check_sequence(lambda: Momentum(lr=0.1, beta=0.9))      # one hidden cell
+    momentum.check_fresh_object(lambda: Momentum(lr=0.1, beta=0.9))  # another
+
+``check_sequence``: every call's output and ``updated`` arguments match the reference's, and the other
+arguments stay unchanged, over 2-3 rounds in which a dict may gain keys first seen in a later call
+and comes in another key order (a state made for the first call's keys, or read by position, fails;
+so does a method that changes the object so that the next call goes wrong). ``check_fresh_object``:
+a second object, made after a first one ran the sequence, gives what the first gave (no state
+shared between objects through a class attribute or a mutable default argument). A round can hold
+several calls, e.g. ``[call("forward", {"x": ...}), call("backward", {"dout": ...})]``.
+
 Grading is deterministic (the same examples for every student: derandomised, no example database, no
 deadline) and cheap (``examples`` per property, default 10). The numpy and Hypothesis functions used
 here are captured at import, the judge works on plain float64 copies, and the student's objects are
@@ -90,7 +109,7 @@ _phases = [_hypothesis.Phase.explicit, _hypothesis.Phase.generate, _hypothesis.P
 _redirect_stdout, _redirect_stderr = _contextlib.redirect_stdout, _contextlib.redirect_stderr
 _StringIO, _catch_warnings, _simplefilter = _io.StringIO, _warnings.catch_warnings, _warnings.simplefilter
 
-__all__ = ["Contract", "arrays", "labels", "numbers", "fixed", "keyed", "instance"]
+__all__ = ["Contract", "Protocol", "call", "arrays", "labels", "numbers", "fixed", "keyed", "instance"]
 
 _SHRINK_BUDGET = 300  # calls of the student's function per property, shrinking included
 _MAX_SHOWN = 400      # characters of one argument shown in a message
@@ -160,8 +179,9 @@ def _cut(text):
 class _Context:
     """What one example shares between its arguments: the dims, the mode, the keys of each group."""
 
-    def __init__(self, draw, dims, mode="values", dtype=None):
+    def __init__(self, draw, dims, mode="values", dtype=None, pools=None):
         self.draw, self.dims, self.mode, self.dtype, self.groups = draw, dims, mode, dtype, {}
+        self.pools = pools  # in a sequence of calls: {group: (every key in a drawn order, keys used so far)}
 
 
 class _Spec:
@@ -244,10 +264,16 @@ class _KeyedSpec(_Spec):
     def keys(self, ctx):
         """This example's keys (a subset, in a drawn order), shared by every dict of the same group."""
         group = self.group if self.group is not None else id(self)
-        if group not in ctx.groups:
+        if group in ctx.groups:
+            return ctx.groups[group]
+        if ctx.pools is None:
             order = ctx.draw(_h.permutations(list(self.specs)))
-            k = ctx.draw(_h.integers(self.min_keys, len(order)))
-            ctx.groups[group] = order[:k]
+            ctx.groups[group] = order[:ctx.draw(_h.integers(self.min_keys, len(order)))]
+        else:  # a later call of a sequence: the same keys or more (first seen now), in another order
+            pool, used = ctx.pools.get(group) or (ctx.draw(_h.permutations(list(self.specs))), self.min_keys)
+            k = ctx.draw(_h.integers(used, len(pool)))
+            ctx.pools[group] = (pool, k)
+            ctx.groups[group] = ctx.draw(_h.permutations(pool[:k]))
         return ctx.groups[group]
 
     def plan(self, ctx):
@@ -641,7 +667,7 @@ class Contract:
         problem = _judge(out, ref_out, "the output", rtol, atol, self.factors, f32)
         for i, name in enumerate(self.specs):
             if problem is None and name in self.updated:
-                problem = _judge(args[i], ref_args[i], f"{name} after the call", rtol, atol, self.factors, f32)
+                problem = _after(_judge(args[i], ref_args[i], name, rtol, atol, self.factors, f32), "the call")
         return _sentence(problem)
 
     def _judge_unchanged(self, f, example, dtype):
@@ -673,12 +699,211 @@ class Contract:
 
 def _sentence(problem):
     """'the output: has shape ...' -> 'the output has shape ...' (check_array's 'name: problem')."""
-    if problem is None:
-        return None
-    for label in ("the output", "after the call"):
-        problem = problem.replace(f"{label}: ", f"{label} ", 1) if problem.startswith(label) or (
-            label == "after the call" and f"{label}: " in problem) else problem
+    if problem is not None and problem.startswith("the output: "):
+        return "the output " + problem[len("the output: "):]
     return problem
+
+
+def _after(problem, where):
+    """"params['W']: not within ..." -> "after the call, params['W'] is not within ..." (or None)."""
+    return None if problem is None else f"after {where}, " + problem.replace(": ", " ", 1)
+
+
+
+# --- objects that keep state across calls -----------------------------------------------------------
+
+class _Step:
+    def __init__(self, method, args, updated, unchanged):
+        self.method, self.updated = str(method), list(updated)
+        self.specs = {str(k): _spec(v) for k, v in args.items()}
+        self.unchanged = [k for k in self.specs if k not in self.updated] if unchanged is None else list(unchanged)
+        for k in self.unchanged + self.updated:
+            if k not in self.specs:
+                raise ValueError(f"{k!r} is not an argument of {method} (args: {list(self.specs)})")
+
+
+def call(method, args=None, *, updated=(), unchanged=None):
+    """One call of a Protocol: obj.method(*args), args = {argument name: spec} in positional order.
+
+    updated: arguments the method changes in place (judged against the reference's); unchanged
+    (default: all others): arguments that must come back exactly as they went in.
+    """
+    return _Step(method, args or {}, updated, unchanged)
+
+
+class _Sequence:
+    def __init__(self, dims, calls):
+        self.dims, self.calls = dims, calls  # calls: [(step, [(arg name, plan)])]
+
+    def show(self, named_dims, upto=None):
+        lines = []
+        for i, (step, plans) in enumerate(self.calls[:upto]):
+            args = ", ".join(f"{name}={p.show()}" for name, p in plans)
+            lines.append(f"  call {i + 1}: obj.{step.method}({args})")
+        dims = ", ".join(f"{k}={v}" for k, v in self.dims.items() if k in named_dims)
+        return "\n".join(lines) + (f"\n  (dims {dims})" if dims else "")
+
+
+def _plain(value):
+    """A float64 copy of what the student's object returned, to compare a second object with; None
+    for what cannot be compared (an object, a non-finite array)."""
+    if type(value) is _np.ndarray and value.dtype.kind in "iuf":
+        copy = _np.array(value, dtype=_np.float64)
+        return copy if bool(_np.isfinite(copy).all()) else None
+    if type(value) in (tuple, list):
+        return type(value)(_plain(v) for v in value)
+    if type(value) is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    if type(value) in (int, float) and _math.isfinite(value):
+        return float(value)
+    if isinstance(value, (_np.floating, _np.integer)) and _math.isfinite(float(value)):
+        return float(value)
+    return None
+
+
+class Protocol:
+    """The contract of an object that keeps state across calls (an optimiser, a layer with a cache).
+
+    name: the class's name in messages. reference: a function making a fresh reference object.
+    calls: the calls of one round, e.g. [call("forward", {"x": ...}), call("backward", {"dout": ...})]
+    or [call("update", {"params": keyed(P, group="p"), "grads": keyed(P, group="p")},
+    updated=["params"])]; a sequence is `rounds` (lo, hi) rounds. A keyed group keeps its keys or
+    gains new ones from one call to the next, in a new order each call; dims are drawn once per
+    sequence. rtol, atol, factors: as check_array; examples: sequences per property.
+    """
+
+    def __init__(self, name, reference, calls, *, dims=None, rounds=(2, 3), rtol=1e-6, atol=1e-9,
+                 factors=None, examples=10):
+        if not calls or not all(isinstance(c, _Step) for c in calls):
+            raise ValueError("calls must be a non-empty list of call(method, args, ...)")
+        self.name, self.reference, self.steps = str(name), reference, list(calls)
+        self.dims = {k: _dim_range(v, k) for k, v in (dims or {}).items()}
+        self.rounds = _dim_range(rounds, "rounds")
+        if self.rounds[0] < 1:
+            raise ValueError("rounds: at least one round")
+        self.rtol, self.atol, self.factors, self.examples = rtol, atol, factors, int(examples)
+
+    def check_sequence(self, make):
+        """A fresh object from make() gives the reference's results (outputs, `updated` arguments)
+        at every call of a generated sequence, and leaves the `unchanged` arguments alone."""
+        self._property(make, "keeps the right state across a sequence of calls", self._judge_sequence)
+
+    def check_fresh_object(self, make):
+        """A second object from make(), after a first one ran a sequence, gives the same results as
+        the first did: no state shared between objects (a class attribute, a default argument)."""
+        self._property(make, "a second object starts fresh", self._judge_fresh)
+
+    def _property(self, make, prop, judge):
+        if not callable(make):
+            raise AssertionError(f"{self.name}: is {type(make).__name__}, not a class or function")
+
+        def draw_example(draw):
+            dims = {k: draw(_h.integers(lo, hi)) if lo < hi else lo for k, (lo, hi) in self.dims.items()}
+            lo, hi = self.rounds
+            rounds = draw(_h.integers(lo, hi)) if lo < hi else lo
+            pools, calls = {}, []
+            for _ in range(rounds):
+                for step in self.steps:
+                    ctx = _Context(draw, dims, pools=pools)
+                    calls.append((step, [(name, spec.plan(ctx)) for name, spec in step.specs.items()]))
+            return _Sequence(dims, calls)
+
+        state = {}
+
+        def judge_example(seq):
+            result = judge(make, seq)
+            state["at"] = None if result is None else result[0]
+            return None if result is None else result[1]
+
+        found = _search(draw_example, judge_example, self.examples)
+        if found:
+            seq, problem = found
+            with _quiet():
+                again = judge(make, seq)  # the smallest sequence again, for the call it breaks at
+            at = state.get("at")
+            if again is None:
+                problem += (" (this sequence passes on a fresh object when run alone: the result depends "
+                            "on objects made before: is state shared between objects, e.g. a class attribute?)")
+            raise AssertionError(f"{self.name}: {prop}: {problem}\n"
+                                 f"Smallest sequence that breaks it (obj = {self.name}() made fresh):\n"
+                                 f"{seq.show(self.dims, at)}")
+
+    def _run_sequence(self, obj, seq, expected, label):
+        """Run seq on obj; expected: per call (output, {updated name: value}) to compare with, or a
+        reference object to call alongside. (call index, problem) or None; also returns what obj gave."""
+        gave, watched = [], []
+        for i, (step, plans) in enumerate(seq.calls):
+            args = [p.build() for _, p in plans]
+            where = f"call {i + 1} ({step.method})"
+            method = getattr(obj, step.method, None)
+            if not callable(method):
+                return (i + 1, f"{label} has no method {step.method}"), gave
+            try:
+                out = method(*args)
+            except Exception as error:
+                return (i + 1, f"{where} {_describe_error(error)}"), gave
+            names = list(step.specs)
+            gave.append((out, {n: args[names.index(n)] for n in step.updated}))
+            if type(expected) is list:  # what another object gave (nothing: not judged)
+                ref_out, ref_updated = expected[i] if i < len(expected) else (None, dict.fromkeys(step.updated))
+            else:
+                ref_args = [p.build(f64=True) for _, p in plans]
+                with _np.errstate(all="ignore"):
+                    ref_out = getattr(expected, step.method)(*ref_args)
+                ref_updated = {n: ref_args[names.index(n)] for n in step.updated}
+            problem = _judge(out, ref_out, f"the output of {where}", self.rtol, self.atol, self.factors)
+            for n in step.updated:
+                problem = problem or _after(_judge(args[names.index(n)], ref_updated[n], n, self.rtol,
+                                                   self.atol, self.factors), where)
+            if type(expected) is not list:  # arguments given so far must stay as given, even later
+                pristine = [p.build() for _, p in plans]
+                watched += [(where, n, pristine[j], args[j]) for j, n in enumerate(names) if n in step.unchanged]
+            for given_at, n, before, after in watched:
+                change = problem is None and _changed(before, after, n)
+                if change:
+                    later = "" if given_at == where else f" during {where}"
+                    problem = f"{given_at}: the input {change}{later}: work on a copy"
+            if problem:
+                return (i + 1, _sentence_at(problem, where)), gave
+        return None, gave
+
+    def _new(self, make, label):
+        try:
+            return make(), None
+        except Exception as error:
+            return None, (0, f"making the {label} object {_describe_error(error)}")
+
+    def _judge_sequence(self, make, seq):
+        obj, problem = self._new(make, "student's")
+        if problem:
+            return problem
+        with _np.errstate(all="ignore"):
+            reference = self.reference()
+        return self._run_sequence(obj, seq, reference, "the object")[0]
+
+    def _judge_fresh(self, make, seq):
+        first, problem = self._new(make, "first")
+        if problem:
+            return problem
+        _, gave = self._run_sequence(first, seq, [], "the first object")
+        second, problem = self._new(make, "second")
+        if problem:
+            return problem
+        expected = [(_plain(out), {n: _plain(v) for n, v in updated.items()}) for out, updated in gave]
+        found, _ = self._run_sequence(second, _Sequence(seq.dims, seq.calls[:len(gave)]), expected,
+                                      "the second object")
+        if found:
+            at, problem = found
+            return at, (f"{problem} (the second object, given the same calls as the first, "
+                        "does not give what the first gave: is state shared between objects, e.g. a "
+                        "class attribute or a mutable default argument?)")
+        return None
+
+
+def _sentence_at(problem, where):
+    """'the output of call 2 (update): has shape' -> 'the output of call 2 (update) has shape'."""
+    prefix = f"the output of {where}: "
+    return f"the output of {where} " + problem[len(prefix):] if problem.startswith(prefix) else problem
 
 
 # At the end: course.checks imports this module at its own end, so either may be imported first.

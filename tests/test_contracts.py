@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from course.contracts import Contract, arrays, instance, keyed, labels, numbers
+from course.contracts import Contract, Protocol, arrays, call, instance, keyed, labels
 
 
 def ref_softmax(x):
@@ -282,6 +282,122 @@ def test_dict_keys_beyond_the_examples_are_drawn():
     step.check_values(ref_step)
     msg = failure(step.check_values, only_w_and_b)
     assert "raised KeyError" in msg
+
+
+# --- (5) state across calls -------------------------------------------------------------------------
+
+class RefMomentum:
+    def __init__(self, lr=0.1, beta=0.9):
+        self.lr, self.beta, self.v = lr, beta, {}
+
+    def update(self, params, grads):
+        for k in params:
+            self.v[k] = self.beta * self.v.get(k, 0.0) - self.lr * grads[k]
+            params[k] += self.v[k]
+
+
+PARAMS = {"W": arrays(("D", "H")), "b": arrays(("H",)), "gamma": arrays(("H",))}
+MOMENTUM = Protocol("Momentum", RefMomentum,
+                    [call("update", {"params": keyed(PARAMS, group="p"), "grads": keyed(PARAMS, group="p")},
+                          updated=["params"])],
+                    dims={"D": (1, 3), "H": (1, 3)})
+
+
+class Momentum:  # correct, written differently: state made lazily per key, updates not in place
+    def __init__(self, lr=0.1, beta=0.9):
+        self.lr, self.beta, self.velocity = lr, beta, None
+
+    def update(self, params, grads):
+        if self.velocity is None:
+            self.velocity = {}
+        for name in sorted(params):
+            v = self.velocity.setdefault(name, np.zeros(params[name].shape))
+            v[...] = self.beta * v - self.lr * grads[name]
+            params[name][...] = params[name] + v
+
+
+def test_a_correct_optimiser_passes_both_state_properties():
+    MOMENTUM.check_sequence(Momentum)
+    MOMENTUM.check_fresh_object(Momentum)
+
+
+def test_state_made_for_the_first_calls_keys_only_is_caught():
+    class FirstKeysOnly(Momentum):
+        def update(self, params, grads):
+            if self.velocity is None:
+                self.velocity = {k: np.zeros(p.shape) for k, p in params.items()}
+            for name in params:
+                self.velocity[name] = self.beta * self.velocity[name] - self.lr * grads[name]
+                params[name] += self.velocity[name]
+
+    msg = failure(MOMENTUM.check_sequence, FirstKeysOnly)
+    assert "keeps the right state across a sequence of calls: call 2 (update) raised KeyError" in msg
+    assert "call 1: obj.update(params={'W': array([[0.0]])}, grads={'W': array([[0.0]])})" in msg
+    MOMENTUM.check_fresh_object(FirstKeysOnly)  # one mistake, one property
+
+
+def test_dicts_read_in_another_key_order_are_caught():
+    class ByPosition(Momentum):
+        def update(self, params, grads):
+            if self.velocity is None:
+                self.velocity = []
+            for i, name in enumerate(params):
+                if i == len(self.velocity):
+                    self.velocity.append(np.zeros(params[name].shape))
+                self.velocity[i] = self.beta * self.velocity[i] - self.lr * grads[name]
+                params[name] += self.velocity[i]
+
+    msg = failure(MOMENTUM.check_sequence, ByPosition)
+    assert "call 2 (update)" in msg and "call 3" not in msg
+
+
+def test_a_method_that_breaks_the_next_call_is_caught():
+    class DecaysTheRate(Momentum):
+        def update(self, params, grads):
+            super().update(params, grads)
+            self.lr = self.lr / 2
+
+    msg = failure(MOMENTUM.check_sequence, DecaysTheRate)
+    assert "after call 2 (update), params['W']" in msg
+
+
+def test_state_shared_between_objects_is_caught():
+    class SharedVelocity(RefMomentum):
+        v = {}
+
+        def __init__(self, lr=0.1, beta=0.9):
+            self.lr, self.beta = lr, beta
+
+    msg = failure(MOMENTUM.check_fresh_object, SharedVelocity)
+    assert "a second object starts fresh" in msg and "class attribute" in msg
+
+
+def test_a_round_of_several_calls_with_an_input_changed_in_place():
+    class RefLayer:
+        def forward(self, x):
+            self.x = x.copy()
+            return np.tanh(x)
+
+        def backward(self, dout):
+            return dout * (1 - np.tanh(self.x) ** 2)
+
+    class CachesTheCallersArray(RefLayer):
+        def forward(self, x):
+            self.x = x
+            return np.tanh(x)
+
+        def backward(self, dout):
+            out = dout * (1 - np.tanh(self.x) ** 2)
+            self.x *= 0  # frees the cache by zeroing it: the caller's x
+            return out
+
+    layer = Protocol("Tanh", RefLayer, [call("forward", {"x": arrays(("N", "D"))}),
+                                        call("backward", {"dout": arrays(("N", "D"))})],
+                     dims={"N": (1, 2), "D": (1, 2)})
+    layer.check_sequence(RefLayer)
+    msg = failure(layer.check_sequence, CachesTheCallersArray)
+    assert "(forward): the input x was modified in place (1 of 1 values changed) during call" in msg
+    assert "(backward): work on a copy" in msg
 
 
 # --- messages, determinism, tampering ------------------------------------------------------------------
