@@ -38,7 +38,7 @@ Example: the hidden test cells of ``softmax(x)``, ``x: (N, C)`` -> ``(N, C)``, r
 A failure reads, for a softmax that subtracts the row minimum instead of the maximum::
 
     softmax(x): stable for inputs in the promised range: the output contains NaN at index (0, 0) ...
-    Smallest input that breaks it: x = array([[0.0, 710.0]])  (dims N=1, C=2)
+    Smallest input that breaks it: x = array([[524.0, -186.0]])  (dims N=1, C=2)
 
 What can be stated (``args`` maps each positional argument's name to one of these):
 
@@ -87,6 +87,7 @@ never asked to compare themselves, so a later ``np.array_equal = lambda *a: True
 Student code runs with numpy warnings off and its printing hidden.
 """
 import contextlib as _contextlib
+import importlib as _importlib
 import io as _io
 import math as _math
 import warnings as _warnings
@@ -105,13 +106,23 @@ _h = _NS(given=_hypothesis.given, settings=_hypothesis.settings, HealthCheck=_hy
          integers=_strategies.integers, floats=_strategies.floats, lists=_strategies.lists,
          permutations=_strategies.permutations)
 _health_checks = list(_hypothesis.HealthCheck)
+# Hypothesis sometimes draws numbers written in the source of "local" modules (not site-packages), read
+# from every such module loaded and cached in ./.hypothesis/: the examples would then depend on what
+# the kernel has imported, and files would be written beside the notebook. The contract checks turn
+# this off while they run (hypothesis is pinned in requirements.txt; tests/test_contracts.py checks it).
+_providers = _importlib.import_module("hypothesis.internal.conjecture.providers")
+_no_local_constants = _importlib.import_module("hypothesis.internal.constants_ast").Constants()
 _phases = [_hypothesis.Phase.explicit, _hypothesis.Phase.generate, _hypothesis.Phase.shrink]
+# Every public attribute of these modules as imported: a student's later `np.exp = ...` or
+# `hypothesis.settings = ...` is undone while the reference runs (numpy) or while Hypothesis runs.
+_genuine_numpy = [(numpy, dict(vars(numpy)))]
+_genuine_hypothesis = [(m, dict(vars(m))) for m in (_hypothesis, _strategies)]
 _redirect_stdout, _redirect_stderr = _contextlib.redirect_stdout, _contextlib.redirect_stderr
 _StringIO, _catch_warnings, _simplefilter = _io.StringIO, _warnings.catch_warnings, _warnings.simplefilter
 
 __all__ = ["Contract", "Protocol", "call", "arrays", "labels", "numbers", "fixed", "keyed", "instance"]
 
-_SHRINK_BUDGET = 300  # calls of the student's function per property, shrinking included
+_SHRINK_STEPS = 150  # examples tried while shrinking a failure, at most (bounds a failing check's cost)
 _MAX_SHOWN = 400      # characters of one argument shown in a message
 
 
@@ -211,6 +222,9 @@ class _ArraySpec(_Spec):
         else:
             elements = _h.floats(low, high, allow_nan=False, allow_infinity=False,
                                  width=32 if dtype == "float32" else 64)
+        if n and ctx.draw(_h.integers(0, 9)) == 0:  # all zeros: one step for the shrinker (0 is tried first)
+            return _Array(shape, dtype, [0 if dtype == "int64" else 0.0] * n if low <= 0 <= high else
+                          ctx.draw(_h.lists(elements, min_size=n, max_size=n)))
         values = ctx.draw(_h.lists(elements, min_size=n, max_size=n)) if n else []
         return _Array(shape, dtype, values)
 
@@ -466,6 +480,10 @@ class _Failure(Exception):
     """Raised inside Hypothesis's test so that it shrinks; the message is kept outside."""
 
 
+class _Stop(BaseException):
+    """Raised inside Hypothesis's test to end shrinking: Hypothesis lets a BaseException through."""
+
+
 def _quiet():
     """Student code runs without printing into the grading output and without numpy warnings."""
     stack = _contextlib.ExitStack()
@@ -477,16 +495,41 @@ def _quiet():
     return stack
 
 
+@_contextlib.contextmanager
+def _genuine(modules):
+    """Within: the modules' attributes as they were at import; after: as the student left them."""
+    changed = [(m, k, ours, m.__dict__.get(k, _missing)) for m, attrs in modules
+               for k, ours in attrs.items() if m.__dict__.get(k, _missing) is not ours]
+    for m, k, ours, _ in changed:
+        setattr(m, k, ours)
+    try:
+        yield
+    finally:
+        for m, k, _, theirs in changed:
+            if theirs is _missing:
+                delattr(m, k)
+            else:
+                setattr(m, k, theirs)
+
+
+_missing = object()
+
+
+def _no_local_constants_now():
+    return _no_local_constants
+
+
 def _search(draw_example, judge, examples):
     """Run `judge(example)` (None or a problem) on up to `examples` generated examples; on a problem,
     let Hypothesis shrink it and return (smallest example, its problem); None when all pass."""
-    state = {"calls": 0, "passed": 0, "failure": None}
+    state = {"shrinking": 0, "passed": 0, "failure": None}
 
     def body(data):
+        if state["failure"] is not None:
+            state["shrinking"] += 1
+            if state["shrinking"] > _SHRINK_STEPS:
+                raise _Stop()  # past Hypothesis's engine at once: the last failure is the smallest yet
         example = draw_example(data.draw)
-        if state["calls"] >= _SHRINK_BUDGET:
-            return  # shrinking has used its budget: keep the smallest failure found so far
-        state["calls"] += 1
         problem = judge(example)
         if problem is None:
             state["passed"] += 1
@@ -497,14 +540,21 @@ def _search(draw_example, judge, examples):
     test = _h.settings(max_examples=examples, derandomize=True, database=None, deadline=None,
                        suppress_health_check=_health_checks, phases=_phases, print_blob=False,
                        report_multiple_bugs=False, verbosity=_h.Verbosity.quiet)(_h.given(_h.data())(body))
-    with _quiet():
+    saved = _providers._get_local_constants
+    _providers._get_local_constants = _no_local_constants_now
+    _providers.CONSTANTS_CACHE.cache.clear()
+    with _quiet(), _genuine(_genuine_hypothesis):
         try:
             test()
-        except _Failure:
+        except (_Failure, _Stop):
             pass
-        except Exception as error:  # Hypothesis's own complaint (e.g. flaky after the budget)
+        except Exception as error:  # the contract's own mistake (a spec, the reference), or Hypothesis's
             if state["failure"] is None:
-                raise RuntimeError(f"contract check could not run: {error!r}") from None
+                error.add_note("(raised while running a contract check: the contract or its reference is wrong)")
+                raise
+        finally:
+            _providers._get_local_constants = saved
+            _providers.CONSTANTS_CACHE.cache.clear()
     if state["failure"] is None and state["passed"] == 0:
         raise AssertionError("the contract check ran no example (was Hypothesis or numpy changed?)")
     return state["failure"]
@@ -653,7 +703,7 @@ class Contract:
 
     def _reference(self, example):
         args = example.build(f64=True)
-        with _np.errstate(all="ignore"):
+        with _np.errstate(all="ignore"), _genuine(_genuine_numpy):
             out = self.reference(*args)
         return args, out
 
@@ -848,7 +898,7 @@ class Protocol:
                 ref_out, ref_updated = expected[i] if i < len(expected) else (None, dict.fromkeys(step.updated))
             else:
                 ref_args = [p.build(f64=True) for _, p in plans]
-                with _np.errstate(all="ignore"):
+                with _np.errstate(all="ignore"), _genuine(_genuine_numpy):
                     ref_out = getattr(expected, step.method)(*ref_args)
                 ref_updated = {n: ref_args[names.index(n)] for n in step.updated}
             problem = _judge(out, ref_out, f"the output of {where}", self.rtol, self.atol, self.factors)
@@ -877,7 +927,7 @@ class Protocol:
         obj, problem = self._new(make, "student's")
         if problem:
             return problem
-        with _np.errstate(all="ignore"):
+        with _np.errstate(all="ignore"), _genuine(_genuine_numpy):
             reference = self.reference()
         return self._run_sequence(obj, seq, reference, "the object")[0]
 

@@ -1,5 +1,6 @@
 """course.contracts: each kind of contract breach is caught on a small deliberately wrong function,
 with the smallest breaking input in the message; a correct function passes every property."""
+import ast
 import subprocess
 import sys
 
@@ -208,7 +209,9 @@ def test_a_shift_by_the_minimum_is_exposed_by_a_wide_spread_row():
     SOFTMAX.check_values(min_shift)  # right on inputs near 1
     msg = failure(SOFTMAX.check_stable, min_shift)
     assert "stable for inputs in the promised range: the output contains NaN" in msg
-    assert "x = array([[0.0, 710.0]])" in msg  # the smallest spread where exp overflows
+    shown = msg.split("Smallest input that breaks it: x = array(")[1].split(")")[0]
+    (low, high), = [sorted(row) for row in ast.literal_eval(shown)]  # one row, two entries
+    assert 709 < high - low <= 711  # shrunk to a spread just past exp's overflow (e^709.8 is the max)
 
 
 def test_an_unstable_backward_pass_is_caught():
@@ -445,7 +448,8 @@ def test_the_same_messages_in_fresh_interpreters_with_other_hash_seeds():
                               env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}).stdout
                for seed in ("1", "2")]
     assert outputs[0] == outputs[1]
-    assert "x = array([[0.0, 710.0]])" in outputs[0] and outputs[0].endswith("passed\n")
+    assert "Smallest input that breaks it: x = array([[524.0, -186.0]])  (dims N=1, C=2)" in outputs[0]
+    assert outputs[0].endswith("passed\n")
 
 
 def test_a_student_patch_of_numpy_after_import_changes_no_verdict(monkeypatch):
@@ -480,3 +484,94 @@ def test_a_student_patch_of_numpy_after_import_changes_no_verdict(monkeypatch):
 
 
 numpy_array = np.array
+
+
+def test_a_student_patch_of_numpy_does_not_reach_the_reference(monkeypatch):
+    genuine_exp = np.exp
+
+    def softmax_with_the_patch(x):  # uniform rows once np.exp is patched: wrong
+        e = np.exp(x - np.max(x, axis=1, keepdims=True))
+        return e / np.sum(e, axis=1, keepdims=True)
+
+    monkeypatch.setattr(np, "exp", lambda x: genuine_exp(x) * 0 + 1)  # the reference calls np.exp too
+    msg = failure(SOFTMAX.check_values, softmax_with_the_patch)
+    assert "matches the reference on generated inputs: the output" in msg
+    assert np.exp(np.array([5.0]))[0] == 1  # the student's patch is still in place after the check
+
+
+def test_examples_do_not_depend_on_local_modules_and_nothing_is_written(tmp_path):
+    """Hypothesis can draw numbers found in the source of local modules and cache them in
+    ./.hypothesis: the contract checks turn that off, so every kernel draws the same examples."""
+    (tmp_path / "student_helpers.py").write_text(
+        "CONSTANTS = [" + ", ".join(f"{v}.5, -{v}.25" for v in range(700, 760)) + "]\n")
+    probe = "import student_helpers\n" + PROBE
+    env = {"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    with_module = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                 check=True, cwd=tmp_path, env=env).stdout
+    plain = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True,
+                           cwd=tmp_path, env=env).stdout
+    assert with_module == plain
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student_helpers.py"]
+
+
+def test_a_student_patch_of_hypothesis_after_import_changes_no_verdict(monkeypatch):
+    import hypothesis
+    import hypothesis.strategies as st
+
+    def min_shift(x):
+        e = np.exp(x - x.min(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    expected = failure(SOFTMAX.check_stable, min_shift)
+    monkeypatch.setattr(hypothesis, "given", lambda *a, **k: (lambda f: (lambda *a, **k: None)))
+    monkeypatch.setattr(hypothesis, "settings", lambda *a, **k: (lambda f: f))
+    monkeypatch.setattr(st, "floats", lambda *a, **k: st.just(0.0))
+    monkeypatch.setattr(st, "lists", lambda *a, **k: st.just([]))
+    assert failure(SOFTMAX.check_stable, min_shift) == expected
+
+
+def test_a_check_that_ran_no_example_fails(monkeypatch):
+    import course.contracts as contracts
+
+    monkeypatch.setattr(contracts._h, "given", lambda *a, **k: (lambda f: (lambda: None)))
+    assert "ran no example" in failure(SOFTMAX.check_values, softmax)
+
+
+def test_the_students_printing_and_numpy_warnings_stay_out_of_the_output(capsys):
+    def chatty(x):
+        print("debugging", x)
+        return softmax(x) + np.log(0.0) * 0  # a divide-by-zero warning, and NaN
+    with _no_warning():
+        msg = failure(SOFTMAX.check_values, chatty)
+    assert "contains NaN" in msg
+    assert capsys.readouterr() == ("", "")
+
+
+def _no_warning():
+    import warnings
+    catcher = warnings.catch_warnings(record=True)
+
+    class Guard:
+        def __enter__(self):
+            self.seen = catcher.__enter__()
+            warnings.simplefilter("always")
+
+        def __exit__(self, *exc):
+            catcher.__exit__(*exc)
+            assert not self.seen, [str(w.message) for w in self.seen]
+
+    return Guard()
+
+
+def test_a_wrong_statement_of_the_contract_is_an_error_for_the_author_not_the_student():
+    with pytest.raises(ValueError, match="'y' is not an argument of softmax"):
+        Contract("softmax", ref_softmax, args={"x": arrays((2, 2))}, unchanged=["y"])
+    with pytest.raises(ValueError, match="dimension 'C' is not in the contract.s dims"):
+        Contract("softmax", ref_softmax, args={"x": arrays(("N", "C"))}, dims={"N": 2}).check_values(softmax)
+    with pytest.raises(ValueError, match="gives no argument a stable"):
+        Contract("softmax", ref_softmax, args={"x": arrays((2, 2))}).check_stable(softmax)
+    broken = Contract("softmax", lambda x: 1 / 0, args={"x": arrays((2, 2))})
+    with pytest.raises(ZeroDivisionError) as caught:
+        broken.check_values(softmax)
+    assert "the contract or its reference is wrong" in caught.value.__notes__[0]
