@@ -9,31 +9,33 @@ print the reference's values, only the input and the student's own output.
 
 Example: the hidden test cells of ``softmax(x)``, ``x: (N, C)`` -> ``(N, C)``, rows summing to 1::
 
-    # hidden cell 1 (define the contract once, then one property per cell)
+    # hidden cell 1: the contract, then its first property. Import the helpers here, not in the
+    # setup cell (a student may well name a variable `labels` or `call`), and give the contract
+    # and the reference names with a leading underscore, like every hidden oracle.
     from course.contracts import Contract, arrays
 
     def _ref_softmax(x):
         e = np.exp(x - x.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    softmax_contract = Contract(
+    _softmax_contract = Contract(
         "softmax", _ref_softmax,
         args={"x": arrays(("N", "C"), low=-3, high=3, stable=(-1e3, 1e3))},
         dims={"N": (1, 4), "C": (1, 6)},          # sizes drawn in these ranges (beyond the examples')
         edges=[{"N": 1}, {"N": 0}, {"C": 1}],     # one row, an empty batch, one class
     )
-    softmax_contract.check_values(softmax)        # matches the reference on generated inputs
+    _softmax_contract.check_values(softmax)        # matches the reference on generated inputs
 
     # hidden cell 2
-    softmax_contract.check_unchanged(softmax)     # x is not modified in place
+    _softmax_contract.check_unchanged(softmax)     # x is not modified in place
     # hidden cell 3
-    softmax_contract.check_new_output(softmax)    # the result is a new array, not x or a view of x
+    _softmax_contract.check_new_output(softmax)    # the result is a new array, not x or a view of x
     # hidden cell 4
-    softmax_contract.check_edges(softmax)         # N=1, N=0 and C=1 give the reference's shape and values
+    _softmax_contract.check_edges(softmax)         # N=1, N=0 and C=1 give the reference's shape and values
     # hidden cell 5
-    softmax_contract.check_stable(softmax)        # finite and right for x anywhere in [-1e3, 1e3]
+    _softmax_contract.check_stable(softmax)        # finite and right for x anywhere in [-1e3, 1e3]
     # hidden cell 6
-    softmax_contract.check_dtypes(softmax)        # float32 and int64 inputs give float results
+    _softmax_contract.check_dtypes(softmax)        # float32 and int64 inputs give float results
 
 A failure reads, for a softmax that subtracts the row minimum instead of the maximum::
 
@@ -81,10 +83,16 @@ shared between objects through a class attribute or a mutable default argument).
 several calls, e.g. ``[call("forward", {"x": ...}), call("backward", {"dout": ...})]``.
 
 Grading is deterministic (the same examples for every student: derandomised, no example database, no
-deadline) and cheap (``examples`` per property, default 10). The numpy and Hypothesis functions used
-here are captured at import, the judge works on plain float64 copies, and the student's objects are
-never asked to compare themselves, so a later ``np.array_equal = lambda *a: True`` changes nothing.
-Student code runs with numpy warnings off and its printing hidden.
+deadline, no numbers taken from the source of loaded modules, nothing written to disk) and cheap:
+``examples`` per property (default 10; an edge or a dtype gets a third or a half of them), about
+0.02-0.03 s of CPU per passing property on a small function, and a failure's shrinking stops after
+150 tries. The numpy and Hypothesis functions used here are captured at import (``course.checks``
+imports this module, so a notebook's setup cell does it before any student code); the judge works on
+plain float64 copies and never asks the student's objects to compare themselves; numpy's attributes
+as imported are put back while the reference runs, and Hypothesis's while it runs; so a later
+``np.array_equal = lambda *a: True`` or ``np.exp = ...`` changes no verdict. Student code runs with
+numpy warnings off and its printing hidden. A mistake in the contract itself (a spec, a dims name,
+a reference that raises) raises ValueError or the reference's error, not AssertionError.
 """
 import contextlib as _contextlib
 import importlib as _importlib
@@ -115,8 +123,8 @@ _no_local_constants = _importlib.import_module("hypothesis.internal.constants_as
 _phases = [_hypothesis.Phase.explicit, _hypothesis.Phase.generate, _hypothesis.Phase.shrink]
 # Every public attribute of these modules as imported: a student's later `np.exp = ...` or
 # `hypothesis.settings = ...` is undone while the reference runs (numpy) or while Hypothesis runs.
-_genuine_numpy = [(numpy, dict(vars(numpy)))]
-_genuine_hypothesis = [(m, dict(vars(m))) for m in (_hypothesis, _strategies)]
+_genuine_numpy = [(numpy, {k: v for k, v in vars(numpy).items() if k[0] != "_"})]
+_genuine_hypothesis = [(m, {k: v for k, v in vars(m).items() if k[0] != "_"}) for m in (_hypothesis, _strategies)]
 _redirect_stdout, _redirect_stderr = _contextlib.redirect_stdout, _contextlib.redirect_stderr
 _StringIO, _catch_warnings, _simplefilter = _io.StringIO, _warnings.catch_warnings, _warnings.simplefilter
 
@@ -303,6 +311,22 @@ def _spec(value):
     if type(value) in (list, tuple):
         return _ContainerSpec(type(value).__name__, [(i, _spec(v)) for i, v in enumerate(value)])
     return _FixedSpec(value)
+
+
+def _dim_names(spec):
+    """Every dimension name a spec (and the specs inside it) uses."""
+    names = {n for n in getattr(spec, "shape", ()) if isinstance(n, str)}
+    if isinstance(getattr(spec, "classes", None), str):
+        names.add(spec.classes)
+    for inner in [v for _, v in getattr(spec, "items", [])] + list(getattr(spec, "specs", {}).values()):
+        names |= _dim_names(inner)
+    return names
+
+
+def _check_dims(specs, dims, where):
+    missing = sorted(set().union(*[_dim_names(s) for s in specs]) - set(dims))
+    if missing:
+        raise ValueError(f"{where}: dimension(s) {missing} used in a shape but not given in dims")
 
 
 def _size(n, dims):
@@ -623,6 +647,7 @@ class Contract:
         for d in dtypes:
             if d not in ("float32", "int64"):
                 raise ValueError(f"dtypes: {d!r} is not 'float32' or 'int64'")
+        _check_dims(self.specs.values(), self.dims, f"the contract of {name}")
         self.dtypes, self.rtol, self.atol, self.factors = list(dtypes), rtol, atol, factors
         self.examples = int(examples)
         self.call = f"{self.name}({', '.join(self.specs)})"
@@ -828,6 +853,7 @@ class Protocol:
             raise ValueError("calls must be a non-empty list of call(method, args, ...)")
         self.name, self.reference, self.steps = str(name), reference, list(calls)
         self.dims = {k: _dim_range(v, k) for k, v in (dims or {}).items()}
+        _check_dims([s for step in self.steps for s in step.specs.values()], self.dims, f"the protocol of {name}")
         self.rounds = _dim_range(rounds, "rounds")
         if self.rounds[0] < 1:
             raise ValueError("rounds: at least one round")
