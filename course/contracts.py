@@ -539,6 +539,18 @@ def _genuine(modules):
 _missing = object()
 
 
+_constants_left = {}  # Hypothesis's cache of allowed constants as the last contract check left it
+
+
+def _forget_constants_of_others():
+    """Empty Hypothesis's cache of allowed constants if anything else filled it since the last check
+    (it would hold local modules' constants); keep it otherwise (recomputing it costs ~10 ms)."""
+    cache = _providers.CONSTANTS_CACHE.cache
+    if len(cache) != len(_constants_left) or any(_constants_left.get(k, _missing) is not v
+                                                 for k, v in cache.items()):
+        cache.clear()
+
+
 def _no_local_constants_now():
     return _no_local_constants
 
@@ -566,7 +578,7 @@ def _search(draw_example, judge, examples):
                        report_multiple_bugs=False, verbosity=_h.Verbosity.quiet)(_h.given(_h.data())(body))
     saved = _providers._get_local_constants
     _providers._get_local_constants = _no_local_constants_now
-    _providers.CONSTANTS_CACHE.cache.clear()
+    _forget_constants_of_others()
     with _quiet(), _genuine(_genuine_hypothesis):
         try:
             test()
@@ -578,7 +590,8 @@ def _search(draw_example, judge, examples):
                 raise
         finally:
             _providers._get_local_constants = saved
-            _providers.CONSTANTS_CACHE.cache.clear()
+            _constants_left.clear()
+            _constants_left.update(_providers.CONSTANTS_CACHE.cache)
     if state["failure"] is None and state["passed"] == 0:
         raise AssertionError("the contract check ran no example (was Hypothesis or numpy changed?)")
     return state["failure"]
