@@ -51,6 +51,11 @@ def test_arith_parenthesises_a_replacement_that_binds_less_tightly():
     assert "return y / (x * 2)" in solution_lines(m)
 
 
+def test_a_replacement_already_in_parentheses_gets_no_second_pair():
+    (m,) = gen.generate("f", cell("return (x > 0).astype(int)"), ("boundary",)).mutants
+    assert "return (x >= 0).astype(int)" in solution_lines(m)
+
+
 def test_boundary_moves_a_comparison_boundary():
     assert changes(cell("return x > 0 or y <= 1"), "boundary") == {
         ("x > 0", "x >= 0"), ("y <= 1", "y < 1")}

@@ -347,6 +347,12 @@ class _Source:
     def _char(self, line: int, col: int) -> int:
         return len(self.lines[line - 1].encode()[:col].decode(errors="ignore"))
 
+    def in_parentheses(self, node: ast.AST) -> bool:
+        """Whether node's text is directly enclosed in parentheses: `(` right before, `)` right after."""
+        before = self.lines[node.lineno - 1][:self._char(node.lineno, node.col_offset)].rstrip()
+        after = self.lines[node.end_lineno - 1][self._char(node.end_lineno, node.end_col_offset):].lstrip()
+        return before.endswith("(") and after.startswith(")")
+
     def replace(self, node: ast.AST, text: str) -> str:
         """The source with node's text replaced; continuation lines of text get node's indent."""
         first, last = node.lineno, node.end_lineno
@@ -358,11 +364,12 @@ class _Source:
         return "\n".join(self.lines[:first - 1] + [prefix + text + suffix] + self.lines[last:])
 
 
-def _expression_text(new: ast.AST, old: ast.AST, parent: ast.AST | None) -> str:
+def _expression_text(new: ast.AST, old: ast.AST, parent: ast.AST | None, enclosed: bool) -> str:
     """The text that replaces `old`: new unparsed, in parentheses unless it is an atom or it
-    stands where any expression may (a statement's value, a call's argument)."""
+    stands where any expression may (a statement's value, a call's argument, inside parentheses
+    of the source: `enclosed`)."""
     text = ast.unparse(new)
-    free = isinstance(parent, (ast.stmt, ast.keyword)) or isinstance(parent, ast.Call) \
+    free = enclosed or isinstance(parent, (ast.stmt, ast.keyword)) or isinstance(parent, ast.Call) \
         and any(a is old for a in parent.args)
     if isinstance(new, ATOMS) or free and not isinstance(new, (ast.Tuple, ast.NamedExpr)):
         return text
@@ -480,7 +487,7 @@ def generate(cell: str, source: str, operators=OPERATORS) -> Generated:
                 if operator not in operators or operator in ("arith", "constant") and id(node) in axis_literals:
                     continue
                 for new in make(node, parent):
-                    after = _expression_text(new, node, parent)
+                    after = _expression_text(new, node, parent, text.in_parentheses(node))
                     add(operator, node, statement_text, ast.unparse(node), ast.unparse(new),
                         text.replace(node, after))
     return out
