@@ -281,7 +281,7 @@ def test_every_generated_mutant_is_killed_or_listed(assignment):
 def test_generated_mutants_run_as_notebook_cells_and_are_judged_on_their_own_cell(tmp_path):
     """The tiny notebook of test_mutation: double's solution `return 2 * x` gives `2 / x` and
     `3 * x`; both lose points on double's own tests, in one shared kernel."""
-    from tests.test_mutation import tiny_notebook
+    from test_mutation import tiny_notebook
     import nbformat
 
     nb = tiny_notebook()
