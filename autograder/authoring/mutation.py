@@ -524,8 +524,9 @@ class GeneratedReport:
     @property
     def problems(self) -> list[str]:
         """What makes the suite's test fail: anything not exactly as the catalog lists it."""
-        found = [f"{self.assignment}: {self.source_problem}"] if self.source_problem else []
-        found += [f"{cell}: the solution cell does not parse as Python, so no mutant is generated "
+        if self.source_problem:  # every mutant "survives" then: listing them would only bury it
+            return [f"{self.assignment}: {self.source_problem}"]
+        found = [f"{cell}: the solution cell does not parse as Python, so no mutant is generated "
                   "from it" for cell in self.unparsable]
         found += [f"{i}: survives and is not listed in the catalog" for i in self.unlisted_survivors]
         found += [f"{i}: listed as {self.entries[i].kind} but a test of its cell now fails "
@@ -546,7 +547,7 @@ class GeneratedReport:
         """Every survivor with its description (and its diff when nb, the source notebook, is given)."""
         by_id = {m.id: m for m in self.mutants}
         lines = []
-        for i in self.survivors:
+        for i in ([] if self.source_problem else self.survivors):
             m = by_id[i]
             known = self.entries.get(i)
             lines.append(f"SURVIVES {i}  {m.description}" + (f"  [listed: {known.reason}]" if known else ""))
