@@ -376,7 +376,11 @@ def keyed(specs, *, min_keys=1, group=None):
 
 
 def instance(factory, **fields):
-    """factory(**fields) with each field drawn from its spec: an object whose attributes are arrays."""
+    """factory(**fields) with each field drawn from its spec: an object whose attributes are arrays.
+
+    The factory is the contract's own (types.SimpleNamespace, a reference class): the reference
+    gets such an object too. To test a student's class, use a Protocol.
+    """
     return _ContainerSpec("instance", [(k, _spec(v)) for k, v in fields.items()], factory)
 
 
@@ -487,11 +491,17 @@ def _changed(before, after, path):
                 return problem
         return None
     attributes = getattr(before, "__dict__", None)
-    if type(attributes) is dict and not callable(before):
-        after_attributes = getattr(after, "__dict__", None)
-        if type(after_attributes) is not dict:
-            return f"{path} lost its attributes"
-        return _changed(dict(attributes), dict(after_attributes), path)  # paths read path['W']
+    if type(attributes) is dict and not callable(before):  # an object: its attributes, not new ones
+        theirs = getattr(after, "__dict__", None) if type(after) is type(before) else None
+        if type(theirs) is not dict:
+            return f"{path} was replaced by a {type(after).__name__}"
+        for k, v in attributes.items():
+            if k not in theirs:
+                return f"{path} lost its attribute {k}"
+            problem = _changed(v, theirs[k], f"{path}.{k}")
+            if problem:
+                return problem
+        return None
     if type(before) in (int, float, str, bool, type(None)):
         return None if type(after) is type(before) and (after == before or before != before) else (
             f"{path} was changed")
