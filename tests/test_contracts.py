@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from course.contracts import Contract, Protocol, arrays, call, instance, keyed, labels
+from course.contracts import Contract, Protocol, arrays, call, choices, instance, keyed, labels
 
 
 def ref_softmax(x):
@@ -409,6 +409,21 @@ def test_a_round_of_several_calls_with_an_input_changed_in_place():
     assert "(backward): work on a copy" in msg
 
 
+def test_names_beyond_the_examples_are_drawn_from_choices():
+    def ref_activate(z, name):
+        return {"relu": np.maximum(z, 0), "tanh": np.tanh(z), "sigmoid": 1 / (1 + np.exp(-z))}[name]
+
+    def knows_two(z, name):
+        return np.maximum(z, 0) if name == "relu" else np.tanh(z)
+
+    activate = Contract("activate", ref_activate,
+                        args={"z": arrays(("N",)), "name": choices(["relu", "tanh", "sigmoid"])},
+                        dims={"N": (1, 3)})
+    activate.check_values(ref_activate)
+    msg = failure(activate.check_values, knows_two)
+    assert "name = 'sigmoid'" in msg
+
+
 # --- messages, determinism, tampering ------------------------------------------------------------------
 
 def test_messages_never_show_the_reference_values():
@@ -577,6 +592,8 @@ def test_a_wrong_statement_of_the_contract_is_an_error_for_the_author_not_the_st
         Contract("softmax", ref_softmax, args={"x": arrays(("N", "C"))}, dims={"N": 2})
     with pytest.raises(ValueError, match="gives no argument a stable"):
         Contract("softmax", ref_softmax, args={"x": arrays((2, 2))}).check_stable(softmax)
+    with pytest.raises(ValueError, match="generated arrays hold at most 1000"):
+        Contract("big", ref_softmax, args={"x": arrays((100, 100))}).check_values(softmax)
     broken = Contract("softmax", lambda x: 1 / 0, args={"x": arrays((2, 2))})
     with pytest.raises(ZeroDivisionError) as caught:
         broken.check_values(softmax)
