@@ -40,7 +40,7 @@ Example: the hidden test cells of ``softmax(x)``, ``x: (N, C)`` -> ``(N, C)``, r
 A failure reads, for a softmax that subtracts the row minimum instead of the maximum::
 
     softmax(x): stable for inputs in the promised range: the output contains NaN at index (0, 0) ...
-    Smallest input that breaks it: x = array([[524.0, -186.0]])  (dims N=1, C=2)
+    Smallest input found that breaks it: x = array([[524.0, -186.0]])  (dims N=1, C=2)
 
 What can be stated (``args`` maps each positional argument's name to one of these):
 
@@ -237,11 +237,21 @@ class _ArraySpec(_Spec):
         else:
             elements = _h.floats(low, high, allow_nan=False, allow_infinity=False,
                                  width=32 if dtype == "float32" else 64)
-        if n and ctx.draw(_h.integers(0, 9)) == 0:  # all zeros: one step for the shrinker (0 is tried first)
-            return _Array(shape, dtype, [0 if dtype == "int64" else 0.0] * n if low <= 0 <= high else
-                          ctx.draw(_h.lists(elements, min_size=n, max_size=n)))
-        values = ctx.draw(_h.lists(elements, min_size=n, max_size=n)) if n else []
-        return _Array(shape, dtype, values)
+        if not n:
+            return _Array(shape, dtype, [])
+        # How the entries are drawn; Hypothesis tries 0 first when it shrinks: 0 = all zeros (when the
+        # range holds 0: one step to a simple input), 1-7 = each entry anywhere in the range (rows
+        # spread wide), and in the stable mode 8-9 = a large shared offset plus entries of the usual
+        # range (rows of large entries close together, e.g. all near -1e3).
+        kind = ctx.draw(_h.integers(0, 9))
+        if kind == 0 and low <= 0 <= high:
+            return _Array(shape, dtype, [0 if dtype == "int64" else 0.0] * n)
+        if kind >= 8 and ctx.mode == "stable" and self.stable is not None and dtype != "int64":
+            offset = ctx.draw(_h.floats(low, high, allow_nan=False, allow_infinity=False))
+            near = ctx.draw(_h.lists(_h.floats(self.low, self.high, allow_nan=False, allow_infinity=False),
+                                     min_size=n, max_size=n))
+            return _Array(shape, dtype, [min(high, max(low, offset + v)) for v in near])
+        return _Array(shape, dtype, ctx.draw(_h.lists(elements, min_size=n, max_size=n)))
 
 
 class _LabelSpec(_Spec):
@@ -761,7 +771,7 @@ class Contract:
         if found:
             example, problem = found
             raise AssertionError(f"{self.call}: {prop}: {problem}\n"
-                                 f"Smallest input that breaks it: {example.show(self.dims)}")
+                                 f"Smallest input found that breaks it: {example.show(self.dims)}")
 
     def _run(self, f, example, f64=False):
         """(args as passed, output, None) or (args, None, problem) for a call of f on a fresh build."""
@@ -946,7 +956,7 @@ class Protocol:
                 problem += (" (this sequence passes on a fresh object when run alone: the result depends "
                             "on objects made before: is state shared between objects, e.g. a class attribute?)")
             raise AssertionError(f"{self.name}: {prop}: {problem}\n"
-                                 f"Smallest sequence that breaks it (obj = {self.name}() made fresh):\n"
+                                 f"Smallest sequence found that breaks it (obj = {self.name}() made fresh):\n"
                                  f"{seq.show(self.dims, at)}")
 
     def _run_sequence(self, obj, seq, expected, label):

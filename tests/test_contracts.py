@@ -63,7 +63,7 @@ def test_an_array_changed_in_place_is_caught_with_the_smallest_input():
     msg = failure(SOFTMAX.check_unchanged, shifts_in_place)
     assert msg.startswith("softmax(x): leaves its inputs unchanged: the input x was modified in place")
     # x -= max changes nothing where x is 0 and its row's maximum: the smallest breaking input is 1
-    assert "Smallest input that breaks it: x = array([[1.0]])  (dims N=1, C=1)" in msg
+    assert "Smallest input found that breaks it: x = array([[1.0]])  (dims N=1, C=1)" in msg
 
 
 def ref_affine_backward(dout, cache):
@@ -126,7 +126,7 @@ def test_a_dict_of_arrays_and_an_objects_attributes_are_compared_deeply():
     grads = Contract("grad_norms", norms, args={"grads": keyed({"W": arrays((2, 2)), "b": arrays((2,))})})
     grads.check_unchanged(norms)
     msg = failure(grads.check_unchanged, norms_that_clip)
-    assert "was modified in place (1 of" in msg and "Smallest input that breaks it: grads = {" in msg
+    assert "was modified in place (1 of" in msg and "Smallest input found that breaks it: grads = {" in msg
 
 
 # --- (2) an output that is an input or a view of one --------------------------------------------------
@@ -179,7 +179,7 @@ def test_edge_shapes_an_empty_batch_and_a_dimension_of_one_are_caught():
 
     msg = failure(SOFTMAX.check_edges, global_max)
     assert "edge shape N=0 (an empty batch): raised ValueError" in msg
-    assert "Smallest input that breaks it: x = an empty array of shape (0, 1)  (dims N=0, C=1)" in msg
+    assert "Smallest input found that breaks it: x = an empty array of shape (0, 1)  (dims N=0, C=1)" in msg
 
     def squeezed(x):
         return np.squeeze(softmax(x))
@@ -215,9 +215,24 @@ def test_a_shift_by_the_minimum_is_exposed_by_a_wide_spread_row():
     SOFTMAX.check_values(min_shift)  # right on inputs near 1
     msg = failure(SOFTMAX.check_stable, min_shift)
     assert "stable for inputs in the promised range: the output contains NaN" in msg
-    shown = msg.split("Smallest input that breaks it: x = array(")[1].split(")")[0]
+    shown = msg.split("Smallest input found that breaks it: x = array(")[1].split(")")[0]
     (low, high), = [sorted(row) for row in ast.literal_eval(shown)]  # one row, two entries
     assert 709 < high - low <= 711  # shrunk to a spread just past exp's overflow (e^709.8 is the max)
+
+
+def test_rows_of_large_negative_entries_and_a_shift_by_the_mean_are_caught():
+    def shift_if_positive(x):  # exp underflows to 0 in every entry of a row near -1e3: 0/0
+        e = np.exp(x - np.maximum(x.max(axis=1, keepdims=True), 0))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def mean_shift(x):  # overflows once a row spreads over about 1400
+        e = np.exp(x - x.mean(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    for wrong in (shift_if_positive, mean_shift):
+        SOFTMAX.check_values(wrong)
+        assert "stable for inputs in the promised range: the output contains NaN" in failure(
+            SOFTMAX.check_stable, wrong)
 
 
 def test_an_unstable_backward_pass_is_caught():
@@ -469,7 +484,7 @@ def test_the_same_messages_in_fresh_interpreters_with_other_hash_seeds():
                               env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}).stdout
                for seed in ("1", "2")]
     assert outputs[0] == outputs[1]
-    assert "Smallest input that breaks it: x = array([[524.0, -186.0]])  (dims N=1, C=2)" in outputs[0]
+    assert "Smallest input found that breaks it: x = array([[524.0, -186.0]])  (dims N=1, C=2)" in outputs[0]
     assert outputs[0].endswith("passed\n")
 
 
