@@ -429,10 +429,16 @@ def _judge(out, ref, label, rtol, atol, factors, f32=False):
     try:
         if ref is None:
             return None
-        if type(ref) is _np.ndarray and ref.dtype.kind in "iub":
+        if type(ref) is _np.ndarray and ref.dtype.kind == "b":
+            if type(out) is not _np.ndarray or out.dtype.kind != "b" or out.shape != ref.shape:
+                what = f"a {out.dtype} array of shape {out.shape}" if type(out) is _np.ndarray else _a(out)
+                return f"{label}: is {what}, expected a bool array of shape {ref.shape}"
+            n = sum(1 for x, y in zip(out.reshape(-1).tolist(), ref.reshape(-1).tolist()) if x != y)
+            return f"{label}: has {n} of {ref.size} entries wrong" if n else None
+        if type(ref) is _np.ndarray and ref.dtype.kind in "iu":
             a = _as_array(out, label, shape=ref.shape, dtype_kind="i")
             n = sum(1 for x, y in zip(a.reshape(-1).tolist(), ref.reshape(-1).tolist()) if x != y)
-            return f"{label}: {n} of {ref.size} entries are wrong" if n else None
+            return f"{label}: has {n} of {ref.size} entries wrong" if n else None
         if type(ref) is _np.ndarray:
             if f32 and type(out) is _np.ndarray and out.dtype == _np.float32:
                 out = _np.array(out, dtype=_np.float64)  # float32 in, float32 out is allowed
@@ -460,6 +466,8 @@ def _judge(out, ref, label, rtol, atol, factors, f32=False):
                 if problem:
                     return problem
             return None
+        if type(ref) is str:
+            return None if type(out) is str and out == ref else f"{label}: is wrong (yours: {_cut(repr(out))})"
         if type(ref) is bool or isinstance(ref, _np.bool_):
             return None if type(out) in (bool, _np.bool_) and bool(out) == bool(ref) else f"{label}: is wrong"
         if type(ref) in (int, float) or isinstance(ref, (_np.floating, _np.integer)):
@@ -828,9 +836,10 @@ class Contract:
 
 
 def _sentence(problem):
-    """'the output: has shape ...' -> 'the output has shape ...' (check_array's 'name: problem')."""
-    if problem is not None and problem.startswith("the output: "):
-        return "the output " + problem[len("the output: "):]
+    """"the output[1]: has shape ..." -> "the output[1] has shape ..." (check_array's "name: problem")."""
+    if problem is not None and problem.startswith("the output"):
+        label, colon, rest = problem.partition(": ")
+        return f"{label} {rest}" if colon and " " not in label[len("the output"):] else problem
     return problem
 
 
@@ -1038,5 +1047,5 @@ def _sentence_at(problem, where):
 
 
 # At the end: course.checks imports this module at its own end, so either may be imported first.
-from course.checks import as_array as _as_array, check_array as _check_array  # noqa: E402
+from course.checks import _a, as_array as _as_array, check_array as _check_array  # noqa: E402
 from course.checks import check_scalar as _check_scalar  # noqa: E402

@@ -439,6 +439,27 @@ def test_names_beyond_the_examples_are_drawn_from_choices():
     assert "name = 'sigmoid'" in msg
 
 
+def test_outputs_of_labels_masks_and_tags_are_judged_exactly():
+    def ref_predict(scores):
+        return np.argmax(scores, axis=1), scores > 0, ["B-PER" if s > 0 else "O" for s in scores[:, 0]]
+
+    def predict_off_by_one_mask(scores):
+        return np.argmax(scores, axis=1), scores >= 0, ["B-PER" if s > 0 else "O" for s in scores[:, 0]]
+
+    def predict_float_labels(scores):
+        return np.argmax(scores, axis=1).astype(float), scores > 0, ["B-PER" if s > 0 else "O" for s in scores[:, 0]]
+
+    def predict_wrong_tag(scores):
+        return np.argmax(scores, axis=1), scores > 0, ["PER" if s > 0 else "O" for s in scores[:, 0]]
+
+    predict = Contract("predict", ref_predict, args={"scores": arrays(("N", "C"))},
+                       dims={"N": (1, 3), "C": (1, 3)})
+    predict.check_values(ref_predict)
+    assert "generated inputs: the output[1] has 1 of 1 entries wrong" in failure(predict.check_values, predict_off_by_one_mask)
+    assert "has float dtype float64: expected integers" in failure(predict.check_values, predict_float_labels)
+    assert "is wrong (yours: 'PER')" in failure(predict.check_values, predict_wrong_tag)
+
+
 # --- messages, determinism, tampering ------------------------------------------------------------------
 
 def test_messages_never_show_the_reference_values():
