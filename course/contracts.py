@@ -40,7 +40,7 @@ Example: the hidden test cells of ``softmax(x)``, ``x: (N, C)`` -> ``(N, C)``, r
 A failure reads, for a softmax that subtracts the row minimum instead of the maximum::
 
     softmax(x): stable for inputs in the promised range: the output contains NaN at index (0, 0) ...
-    Smallest input found that breaks it: x = array([[524.0, -186.0]])  (dims N=1, C=2)
+    Smallest input found that breaks it: x = array([[0.0, 710.0]])  (dims N=1, C=2)
 
 What can be stated (``args`` maps each positional argument's name to one of these):
 
@@ -55,6 +55,8 @@ What can be stated (``args`` maps each positional argument's name to one of thes
 - plain dicts, lists and tuples of the above (a cache tuple, a dict of arrays), and
   ``instance(factory, W=arrays(...), ...)``: ``factory(W=..., ...)``, an object with array attributes.
 
+``no_warnings=True`` makes a numpy warning in the student's code (overflow, division by 0, invalid
+value) a failure, for contracts that promise "no warnings for large inputs".
 ``dims`` maps each dimension name to a size or an inclusive range ``(lo, hi)``; ``edges`` is a list of
 dims overrides, each checked on its own. ``unchanged`` (default: every argument not in ``updated``)
 names the arguments that must come back exactly as they went in (deep: arrays inside dicts, tuples,
@@ -113,7 +115,7 @@ _np = _NS(**{f: getattr(numpy, f) for f in """array asarray bool_ dtype empty er
 _h = _NS(given=_hypothesis.given, settings=_hypothesis.settings, HealthCheck=_hypothesis.HealthCheck,
          Phase=_hypothesis.Phase, Verbosity=_hypothesis.Verbosity, data=_strategies.data,
          integers=_strategies.integers, floats=_strategies.floats, lists=_strategies.lists,
-         permutations=_strategies.permutations)
+         permutations=_strategies.permutations, sampled_from=_strategies.sampled_from)
 _health_checks = list(_hypothesis.HealthCheck)
 # Hypothesis sometimes draws numbers written in the source of "local" modules (not site-packages), read
 # from every such module loaded and cached in ./.hypothesis/: the examples would then depend on what
@@ -240,13 +242,17 @@ class _ArraySpec(_Spec):
         if not n:
             return _Array(shape, dtype, [])
         # How the entries are drawn; Hypothesis tries 0 first when it shrinks: 0 = all zeros (when the
-        # range holds 0: one step to a simple input), 1-7 = each entry anywhere in the range (rows
-        # spread wide), and in the stable mode 8-9 = a large shared offset plus entries of the usual
-        # range (rows of large entries close together, e.g. all near -1e3).
+        # range holds 0: one step to a simple input), 1-3 = each entry anywhere in the range. In the
+        # stable mode also 4-6 = entries at the ends of the range and halfway to them (both signs:
+        # rows spread wide, or all large of one sign), 7-9 = a large shared offset plus entries of
+        # the usual range (rows of large entries close together, e.g. all near -1e3).
         kind = ctx.draw(_h.integers(0, 9))
         if kind == 0 and low <= 0 <= high:
             return _Array(shape, dtype, [0 if dtype == "int64" else 0.0] * n)
-        if kind >= 8 and ctx.mode == "stable" and self.stable is not None and dtype != "int64":
+        if kind >= 4 and ctx.mode == "stable" and self.stable is not None and dtype != "int64":
+            if kind <= 6:
+                ends = _h.sampled_from([0.0, high, low, high / 2, low / 2, high * 0.75, low * 0.75])
+                return _Array(shape, dtype, ctx.draw(_h.lists(ends, min_size=n, max_size=n)))
             offset = ctx.draw(_h.floats(low, high, allow_nan=False, allow_infinity=False))
             near = ctx.draw(_h.lists(_h.floats(self.low, self.high, allow_nan=False, allow_infinity=False),
                                      min_size=n, max_size=n))
@@ -421,7 +427,15 @@ def instance(factory, **fields):
 def _describe_error(error):
     text = str(error)
     text = text if len(text) <= 200 else text[:200] + "..."
-    return f"raised {type(error).__name__}" + (f": {text}" if text else "")
+    hint = " (a numpy warning: the contract asks for none)" if type(error) is FloatingPointError else ""
+    return f"raised {type(error).__name__}" + (f": {text}" if text else "") + hint
+
+
+def _numpy_errors(no_warnings):
+    """numpy's floating-point error handling while the student's code runs: ignored, or (for a
+    contract that promises no warnings) raised, except underflow to 0, which is harmless."""
+    return {"over": "raise", "divide": "raise", "invalid": "raise", "under": "ignore"} if no_warnings \
+        else {"all": "ignore"}
 
 
 def _judge(out, ref, label, rtol, atol, factors, f32=False):
@@ -688,10 +702,13 @@ class Contract:
     updated: names of arguments the function changes in place, judged against the reference's.
     dtypes: input dtypes for check_dtypes ("float32", "int64"). rtol, atol, factors: as check_array.
     examples: generated examples per property (kept small: hidden tests run in every grading).
+    no_warnings: the contract promises no numpy warning (overflow, division by 0, invalid value;
+    underflow to 0 is allowed): one is a failure of whichever property meets it.
     """
 
     def __init__(self, name, reference, args, *, dims=None, edges=(), unchanged=None, updated=(),
-                 dtypes=("float32", "int64"), rtol=1e-6, atol=1e-9, factors=None, examples=10):
+                 dtypes=("float32", "int64"), rtol=1e-6, atol=1e-9, factors=None, examples=10,
+                 no_warnings=False):
         if type(args) is not dict or not args:
             raise ValueError("args must be a non-empty dict {argument name: spec}")
         self.name, self.reference = str(name), reference
@@ -712,7 +729,8 @@ class Contract:
                 raise ValueError(f"dtypes: {d!r} is not 'float32' or 'int64'")
         _check_dims(self.specs.values(), self.dims, f"the contract of {name}")
         self.dtypes, self.rtol, self.atol, self.factors = list(dtypes), rtol, atol, factors
-        self.examples = int(examples)
+        self.examples, self.no_warnings = int(examples), bool(no_warnings)
+        self.used_dims = set().union(*[_dim_names(s) for s in self.specs.values()])
         self.call = f"{self.name}({', '.join(self.specs)})"
 
     # -- the properties --------------------------------------------------------------------------
@@ -779,13 +797,14 @@ class Contract:
         if found:
             example, problem = found
             raise AssertionError(f"{self.call}: {prop}: {problem}\n"
-                                 f"Smallest input found that breaks it: {example.show(self.dims)}")
+                                 f"Smallest input found that breaks it: {example.show(self.used_dims)}")
 
     def _run(self, f, example, f64=False):
         """(args as passed, output, None) or (args, None, problem) for a call of f on a fresh build."""
         args = example.build(f64)
         try:
-            return args, f(*args), None
+            with _np.errstate(**_numpy_errors(self.no_warnings)):
+                return args, f(*args), None
         except Exception as error:  # any failure of the student's code is this property's failure
             return args, None, _describe_error(error)
 
@@ -908,11 +927,12 @@ class Protocol:
     or [call("update", {"params": keyed(P, group="p"), "grads": keyed(P, group="p")},
     updated=["params"])]; a sequence is `rounds` (lo, hi) rounds. A keyed group keeps its keys or
     gains new ones from one call to the next, in a new order each call; dims are drawn once per
-    sequence. rtol, atol, factors: as check_array; examples: sequences per property.
+    sequence. rtol, atol, factors: as check_array; examples: sequences per property; no_warnings:
+    as Contract.
     """
 
     def __init__(self, name, reference, calls, *, dims=None, rounds=(2, 3), rtol=1e-6, atol=1e-9,
-                 factors=None, examples=10):
+                 factors=None, examples=10, no_warnings=False):
         if not calls or not all(isinstance(c, _Step) for c in calls):
             raise ValueError("calls must be a non-empty list of call(method, args, ...)")
         self.name, self.reference, self.steps = str(name), reference, list(calls)
@@ -922,6 +942,7 @@ class Protocol:
         if self.rounds[0] < 1:
             raise ValueError("rounds: at least one round")
         self.rtol, self.atol, self.factors, self.examples = rtol, atol, factors, int(examples)
+        self.no_warnings = bool(no_warnings)
 
     def check_sequence(self, make):
         """A fresh object from make() gives the reference's results (outputs, `updated` arguments)
@@ -979,7 +1000,8 @@ class Protocol:
             if not callable(method):
                 return (i + 1, f"{label} has no method {step.method}"), gave
             try:
-                out = method(*args)
+                with _np.errstate(**_numpy_errors(self.no_warnings)):
+                    out = method(*args)
             except Exception as error:
                 return (i + 1, f"{where} {_describe_error(error)}"), gave
             names = list(step.specs)

@@ -235,6 +235,25 @@ def test_rows_of_large_negative_entries_and_a_shift_by_the_mean_are_caught():
             SOFTMAX.check_stable, wrong)
 
 
+def test_a_warning_is_a_failure_where_the_contract_promises_none():
+    def ref_sigmoid_prime(z):
+        s = np.exp(-np.logaddexp(0.0, -z))
+        return s * (1 - s)
+
+    def warns(z):  # right values (exp(1000) = inf gives 0), with an overflow warning
+        s = 1 / (1 + np.exp(-z))
+        return s * (1 - s)
+
+    args = {"z": arrays(("N",), -5, 5, stable=(-1e3, 1e3))}
+    quiet = Contract("sigmoid_prime", ref_sigmoid_prime, args=args, dims={"N": (1, 3)}, no_warnings=True)
+    quiet.check_stable(ref_sigmoid_prime)
+    quiet.check_values(warns)
+    msg = failure(quiet.check_stable, warns)
+    assert "raised FloatingPointError: overflow encountered in exp (a numpy warning" in msg
+    assert "Smallest input found that breaks it: z = array([-710.0])  (dims N=1)" in msg
+    Contract("sigmoid_prime", ref_sigmoid_prime, args=args, dims={"N": (1, 3)}).check_stable(warns)
+
+
 def test_an_unstable_backward_pass_is_caught():
     def ref_sigmoid_backward(dout, z):
         s = np.exp(-np.logaddexp(0.0, -z))
@@ -505,7 +524,7 @@ def test_the_same_messages_in_fresh_interpreters_with_other_hash_seeds():
                               env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}).stdout
                for seed in ("1", "2")]
     assert outputs[0] == outputs[1]
-    assert "Smallest input found that breaks it: x = array([[524.0, -186.0]])  (dims N=1, C=2)" in outputs[0]
+    assert "Smallest input found that breaks it: x = array([[0.0, 710.0]])  (dims N=1, C=2)" in outputs[0]
     assert outputs[0].endswith("passed\n")
 
 
