@@ -3,8 +3,8 @@
 A ``Contract`` states what a function promises (the inputs it accepts, a reference, which arguments
 it leaves alone, the shapes and magnitudes it must handle); each ``check_*`` method then tries the
 student's function on inputs generated from that statement (with Hypothesis) and, when a property
-breaks, raises ``AssertionError`` naming the function, the property, and the SMALLEST input that
-breaks it (Hypothesis shrinks the failing input). Like the rest of ``course.checks``, messages never
+breaks, raises ``AssertionError`` naming the function, the property, and the smallest input found
+that breaks it (Hypothesis shrinks the failing input). Like the rest of ``course.checks``, messages never
 print the reference's values, only the input and the student's own output.
 
 Example: the hidden test cells of ``softmax(x)``, ``x: (N, C)`` -> ``(N, C)``, rows summing to 1::
@@ -39,7 +39,7 @@ Example: the hidden test cells of ``softmax(x)``, ``x: (N, C)`` -> ``(N, C)``, r
 
 A failure reads, for a softmax that subtracts the row minimum instead of the maximum::
 
-    softmax(x): stable for inputs in the promised range: the output contains NaN at index (0, 0) ...
+    softmax(x): stable for inputs in the promised range: the output contains NaN at index (0, 1) ...
     Smallest input found that breaks it: x = array([[0.0, 710.0]])  (dims N=1, C=2)
 
 What can be stated (``args`` maps each positional argument's name to one of these):
@@ -836,7 +836,8 @@ class Contract:
             if name in self.unchanged:
                 change = _changed(pristine[i], args[i], name)
                 if change:
-                    return f"the input {change}: work on a copy (e.g. {name}.copy() or x = x + ..., not x += ...)"
+                    return (f"the input {change}: work on a copy ({name}.copy(), or "
+                            f"{name} = {name} + ... instead of {name} += ...)")
         return None
 
     def _judge_new_output(self, f, example, dtype):

@@ -665,3 +665,23 @@ def test_a_passing_set_of_properties_is_cheap():
     for prop in PROPERTIES:
         getattr(SOFTMAX, prop)(softmax)
     assert time.process_time() - start < 1.5
+
+
+def test_the_usage_guide_runs_as_written():
+    import textwrap
+
+    import course.contracts
+
+    guide = course.contracts.__doc__
+    example = textwrap.dedent(guide.split("rows summing to 1::\n")[1].split("\nA failure reads")[0])
+    namespace = {"np": np, "softmax": softmax}
+    exec(compile(example, "usage guide", "exec"), namespace)  # every property passes a correct softmax
+
+    def min_shift(x):
+        e = np.exp(x - x.min(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    documented = textwrap.dedent(guide.split("maximum::\n")[1].split("\nWhat can be stated")[0]).strip()
+    msg = failure(namespace["_softmax_contract"].check_stable, min_shift)
+    first, second = documented.split("\n")
+    assert msg.startswith(first.rstrip(". ")) and msg.endswith(second)
