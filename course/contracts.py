@@ -110,8 +110,8 @@ import hypothesis as _hypothesis
 from hypothesis import strategies as _strategies
 
 # Snapshots taken at import: a student's later patch of numpy or Hypothesis cannot change a verdict.
-_np = _NS(**{f: getattr(numpy, f) for f in """array asarray bool_ dtype empty errstate float32 float64
-    floating generic int64 integer isfinite ndarray shares_memory""".split()})
+_np = _NS(**{f: getattr(numpy, f) for f in """array bool_ empty errstate float32 float64 floating integer
+    isfinite ndarray shares_memory""".split()})
 _h = _NS(given=_hypothesis.given, settings=_hypothesis.settings, HealthCheck=_hypothesis.HealthCheck,
          Phase=_hypothesis.Phase, Verbosity=_hypothesis.Verbosity, data=_strategies.data,
          integers=_strategies.integers, floats=_strategies.floats, lists=_strategies.lists,
@@ -759,7 +759,7 @@ class Contract:
 
     def check_stable(self, f):
         """f matches the reference (finite) on inputs drawn in the arguments' `stable` ranges."""
-        if not any(isinstance(s, _ArraySpec) and s.stable is not None for s in self._array_specs()):
+        if not any(isinstance(s, _ArraySpec) and s.stable is not None for s in self._all_specs()):
             raise ValueError(f"the contract of {self.name} gives no argument a stable=(lo, hi) range")
         self._property(f, "stable for inputs in the promised range", self._judge_values, mode="stable")
 
@@ -774,7 +774,7 @@ class Contract:
 
     # -- machinery ---------------------------------------------------------------------------------
 
-    def _array_specs(self):
+    def _all_specs(self):
         found, todo = [], list(self.specs.values())
         while todo:
             s = todo.pop()

@@ -474,7 +474,8 @@ def test_outputs_of_labels_masks_and_tags_are_judged_exactly():
     predict = Contract("predict", ref_predict, args={"scores": arrays(("N", "C"))},
                        dims={"N": (1, 3), "C": (1, 3)})
     predict.check_values(ref_predict)
-    assert "generated inputs: the output[1] has 1 of 1 entries wrong" in failure(predict.check_values, predict_off_by_one_mask)
+    msg = failure(predict.check_values, predict_off_by_one_mask)
+    assert "generated inputs: the output[1] has 1 of 1 entries wrong" in msg
     assert "has float dtype float64: expected integers" in failure(predict.check_values, predict_float_labels)
     assert "is wrong (yours: 'PER')" in failure(predict.check_values, predict_wrong_tag)
 
