@@ -1,9 +1,11 @@
-"""Pictures and widgets for 03_chain_rule: the shape checker of the layer s = u^T f(Wx + b).
+"""Pictures and widgets for 03_chain_rule: the shapes of the layer s = u^T f(Wx + b).
 
 The layer: x has n entries, W is (m, n), b, z = Wx + b, h = f(z) and u have m entries, s = u^T h is a
-number. The shape checker draws every quantity of the forward pass, every Jacobian of the chain rule
-and every gradient as a grid of its entries, labelled with its shape, for the n and m a slider gives.
-Shapes only: nothing here computes a value, let alone an exercise's answer.
+number. `plot_shapes` draws every quantity of the forward pass, every Jacobian of the chain rule and
+every gradient as a grid of its entries, labelled with its shape. `shape_predictor` asks first: the
+student types a shape for the quantity chosen, and only then sees the right one, with its grid.
+Shapes only: nothing here computes a value, and no label states a gradient's formula (the exercises
+ask for those).
 """
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from matplotlib.collections import PatchCollection
 from matplotlib.patches import Rectangle
 
 from course.plots import BLUE, GREEN, ORANGE, PURPLE
+import ipywidgets as W
+
 from course.widgets import slider, slider_demo
 
-__all__ = ["layer_shapes", "plot_shapes", "shape_checker"]
+__all__ = ["layer_shapes", "plot_shapes", "shape_checker", "parse_shape", "shape_verdict", "shape_predictor"]
 
 # (group, name, shape as a function of n and m, what it is)
 _QUANTITIES = [
@@ -32,7 +36,7 @@ _QUANTITIES = [
     ("Jacobian", "∂s/∂W, Jacobian form", lambda n, m: (1, m * n), "1 output, m·n inputs"),
     ("gradient", "δ = u ⊙ f'(z)", lambda n, m: (m,), "error signal at z"),
     ("gradient", "∂s/∂b = δ", lambda n, m: (m,), "shape of b"),
-    ("gradient", "∂s/∂W = δ xᵀ", lambda n, m: (m, n), "shape of W"),
+    ("gradient", "∂s/∂W", lambda n, m: (m, n), "shape of W"),
     ("gradient", "∂s/∂x", lambda n, m: (n,), "shape of x"),
     ("gradient", "∂s/∂u", lambda n, m: (m,), "shape of u"),
 ]
@@ -98,3 +102,71 @@ def shape_checker(n=3, m=2, *, n_range=(1, 8), m_range=(1, 8)):
                 "m": slider("hidden units m", m, m_range[0], m_range[1], 1)}
     return slider_demo(lambda n, m: plot_shapes(n, m), controls,
                        caption="Move n and m: which shapes change with n, which with m, which never?")
+
+
+def parse_shape(text):
+    """A typed shape such as "(3, 2)", "3, 2", "(3,)", "3" or "()" as a tuple of ints; None if it is
+    not one (words, negative or fractional sizes)."""
+    cleaned = str(text).strip().strip("()[] ")
+    if cleaned == "":
+        return () if str(text).strip() in ("()", "[]") else None
+    parts = [p.strip() for p in cleaned.split(",") if p.strip() != ""]
+    if not parts or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def shape_verdict(name, prediction, n, m):
+    """The text the predictor shows for `prediction` (what the student typed) of quantity `name` in
+    the layer with n inputs and m units: a request to predict first, a note that the text is not a
+    shape, or right / not right with the true shape and why."""
+    shapes = {q: (shape, what) for _, q, shape, what in layer_shapes(n, m)}
+    if name not in shapes:
+        raise ValueError(f"unknown quantity {name!r}; choose one of {sorted(shapes)}")
+    shape, what = shapes[name]
+    if str(prediction).strip() == "":
+        return f"{name} with n = {n}, m = {m}: type your prediction (e.g. (3, 2)) and press Enter."
+    guess = parse_shape(prediction)
+    if guess is None:
+        return f"{name}: cannot read {str(prediction)[:30]!r} as a shape; write it as (3, 2), (3,) or ()."
+    if guess == shape:
+        return f"{name} with n = {n}, m = {m}: right, shape {shape} ({what})."
+    hint = " (that is the transpose)" if len(shape) == 2 and guess == shape[::-1] else ""
+    return f"{name} with n = {n}, m = {m}: you said {guess}{hint}; it is {shape} ({what})."
+
+
+def _draw_one(name, n, m):
+    """The grid of quantity `name`'s entries, labelled with its shape."""
+    shape = {q: s for _, q, s, _ in layer_shapes(n, m)}[name]
+    rows, cols = _grid(shape)
+    fig, ax = plt.subplots(figsize=(4.2, 2.6))
+    cells = [Rectangle((j, -i - 1), 0.9, 0.9) for i in range(min(rows, 12)) for j in range(min(cols, 12))]
+    ax.add_collection(PatchCollection(cells, facecolor=GREEN, alpha=0.75, edgecolor="none"))
+    ax.set_xlim(-0.5, max(min(cols, 12), 4) + 0.5)
+    ax.set_ylim(-min(rows, 12) - 0.5, 0.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"{name}: shape {shape}" + (" (a number)" if shape == () else ""), fontsize=10)
+    return fig
+
+
+def shape_predictor(n=3, m=2, *, quantity="∂s/∂W"):
+    """Predict, then see: sliders for n and m, a dropdown of the layer's quantities, a text box for
+    the predicted shape. The output shows the verdict and the quantity's grid only once a prediction
+    has been typed (Enter)."""
+    names = [q for _, q, _, _ in layer_shapes(1, 1)]
+    controls = {"n": slider("inputs n", n, 1, 8, 1), "m": slider("hidden units m", m, 1, 8, 1),
+                "name": W.Dropdown(options=names, value=quantity, description="quantity",
+                                   style={"description_width": "110px"}),
+                "prediction": W.Text(value="", description="your shape", placeholder="(m, n)?",
+                                     continuous_update=False, style={"description_width": "110px"})}
+
+    def show(n, m, name, prediction):
+        print(shape_verdict(name, prediction, n, m))
+        if str(prediction).strip() and parse_shape(prediction) is not None:
+            _draw_one(name, n, m)
+            plt.show()
+
+    out = W.interactive_output(show, controls)
+    caption = W.HTML("<b>Choose a quantity, type the shape you expect, press Enter: then the widget shows it.</b>")
+    return W.VBox([caption, W.VBox(list(controls.values())), out])

@@ -16,7 +16,7 @@ import numpy as np
 from course import plots
 from course.plots import missing_code_note
 
-__all__ = ["tag_counts", "most_frequent_tag_baseline", "unseen_name_sentences", "plot_training",
+__all__ = ["plot_batch_notation", "tag_counts", "most_frequent_tag_baseline", "unseen_name_sentences", "plot_training",
            "confusion_counts", "plot_confusion", "format_tagged", "plot_tagged_sentences",
            "tag_explorer"]
 
@@ -167,3 +167,52 @@ def tag_explorer(tagger, *, value="Jordan said the talks in Jordan went well .")
     box.observe(show, names="value")
     show()
     return W.VBox([W.HTML("<b>Type a sentence; every word gets a tag and its probability.</b>"), box, shown])
+
+
+def _block(ax, x0, y0, rows, cols, colour, label, *, highlight_row=None, highlight_col=None):
+    """Draw a rows x cols grid of cells with its top-left corner at (x0, y0) and a label below it."""
+    from matplotlib.patches import Rectangle
+    for i in range(rows):
+        for j in range(cols):
+            on = (highlight_row is not None and i == highlight_row) or (highlight_col is not None and j == highlight_col)
+            ax.add_patch(Rectangle((x0 + j, y0 - i - 1), 0.9, 0.9, facecolor=colour,
+                                   alpha=0.95 if on else 0.3, edgecolor="none"))
+    ax.text(x0 + cols / 2, y0 - rows - 0.4, label, ha="center", va="top", fontsize=9)
+
+
+def plot_batch_notation(n=4, d=6, m=3):
+    """The one picture of the change from single examples (notebooks 01-03) to batches (04 on).
+
+    Left: one example as a column, z = W x + b with W of shape (m, d). Right: n examples as the rows
+    of X (n, d), Z = X W + b with W of shape (d, m): the batch's W is the single-example W transposed,
+    and row k of Z is example k's z, written as a row. Shapes only; returns the figure.
+    """
+    if min(n, d, m) < 1:
+        raise ValueError(f"n, d and m must be at least 1, got n={n}, d={d}, m={m}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 4.4), gridspec_kw={"width_ratios": [1, 1.35]})
+    top = max(d, n) + 1
+    # single example: z (m,) = W (m, d) x (d,) + b
+    _block(left, 0, top, m, 1, plots.GREEN, f"z\n({m},)", highlight_row=0)
+    left.text(1.6, top - m / 2 - 0.5, "=", fontsize=14, ha="center", va="center")
+    _block(left, 2.4, top, m, d, plots.PURPLE, f"W\n({m}, {d})", highlight_row=0)
+    _block(left, 3.2 + d, top, d, 1, plots.BLUE, f"x\n({d},)", highlight_col=0)
+    left.text(4.8 + d, top - m / 2 - 0.5, "+ b", fontsize=12, ha="left", va="center")
+    left.set_title("one example (01-03): a column, z = Wx + b", loc="left", fontsize=10)
+    # batch: Z (n, m) = X (n, d) W (d, m) + b
+    _block(right, 0, top, n, m, plots.GREEN, f"Z\n({n}, {m})", highlight_row=0)
+    right.text(m + 0.6, top - n / 2 - 0.5, "=", fontsize=14, ha="center", va="center")
+    _block(right, m + 1.4, top, n, d, plots.BLUE, f"X\n({n}, {d})", highlight_row=0)
+    _block(right, m + d + 2.2, top, d, m, plots.PURPLE, f"W\n({d}, {m}) = (the W on the left)ᵀ")
+    right.text(2 * m + d + 2.8, top - n / 2 - 0.5, "+ b", fontsize=12, ha="left", va="center")
+    right.set_title("a batch (04 on): one example per row, Z = XW + b; b is added to every row",
+                    loc="left", fontsize=10)
+    for ax in (left, right):
+        ax.set_xlim(-0.5, ax.get_xlim()[1] if ax is right else d + 7)
+        ax.set_ylim(-1.5, top + 0.8)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    right.set_xlim(-0.5, 2 * m + d + 5.5)
+    fig.suptitle("The same layer for one example and for a batch: the highlighted row of Z is the first example's z",
+                 fontsize=10.5)
+    fig.tight_layout()
+    return fig

@@ -29,7 +29,7 @@ def controls(box):
 def test_layer_shapes_for_a_non_square_layer():
     shapes = {name: shape for _, name, shape, _ in chain_rule_demos.layer_shapes(4, 2)}
     assert shapes["x"] == (4,) and shapes["W"] == (2, 4) and shapes["s = uᵀh"] == ()
-    assert shapes["∂s/∂W = δ xᵀ"] == (2, 4) and shapes["∂s/∂W, Jacobian form"] == (1, 8)
+    assert shapes["∂s/∂W"] == (2, 4) and shapes["∂s/∂W, Jacobian form"] == (1, 8)
     assert shapes["∂s/∂x"] == (4,) and shapes["∂z/∂x"] == (2, 4) and shapes["∂h/∂z = diag(f'(z))"] == (2, 2)
     with pytest.raises(ValueError):
         chain_rule_demos.layer_shapes(0, 3)
@@ -51,6 +51,34 @@ def test_plot_shapes_draws_one_cell_per_entry_up_to_the_cut(n, m):
 def test_shape_checker_has_a_slider_for_n_and_one_for_m():
     values = {c.description: c for c in controls(chain_rule_demos.shape_checker(n=3, m=2))}
     assert values["inputs n"].value == 3 and values["hidden units m"].value == 2
+
+
+def test_no_label_of_the_shape_pictures_states_a_graded_gradient():
+    # 03 asks for ds/dW, ds/dx and ds/du: the pictures show their shapes, never their formulas
+    names = [name for _, name, _, _ in chain_rule_demos.layer_shapes(3, 2)]
+    for name in names:
+        if name.startswith(("∂s/∂W", "∂s/∂x", "∂s/∂u")):
+            assert "=" not in name, name
+
+
+def test_shape_predictor_asks_before_it_shows():
+    verdict = chain_rule_demos.shape_verdict
+    assert "type your prediction" in verdict("∂s/∂W", "", 3, 2) and "(2, 3)" not in verdict("∂s/∂W", "", 3, 2)
+    assert "right, shape (2, 3)" in verdict("∂s/∂W", " (2,3) ", 3, 2)
+    assert "transpose" in verdict("∂s/∂W", "(3, 2)", 3, 2) and "it is (2, 3)" in verdict("∂s/∂W", "(3, 2)", 3, 2)
+    assert "cannot read" in verdict("∂s/∂x", "x", 3, 2)
+    assert "right" in verdict("s = uᵀh", "()", 4, 1) and "right" in verdict("∂s/∂x", "(4,)", 4, 1)
+    assert chain_rule_demos.parse_shape("3, -2") is None and chain_rule_demos.parse_shape("[5]") == (5,)
+    with pytest.raises(ValueError):
+        verdict("no such thing", "(1,)", 2, 2)
+
+
+def test_shape_predictor_has_sliders_a_dropdown_and_a_text_box():
+    box = chain_rule_demos.shape_predictor(n=4, m=3)
+    inner = [c for c in box.children if isinstance(c, W.Box)][0].children
+    kinds = {type(c).__name__: c for c in inner}
+    assert kinds["Dropdown"].value == "∂s/∂W" and kinds["Text"].value == ""
+    assert [c.value for c in inner if isinstance(c, W.IntSlider)] == [4, 3]
 
 
 def test_plot_jacobian_labels_rows_as_outputs_and_annotates_small_matrices():

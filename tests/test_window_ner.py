@@ -264,3 +264,19 @@ def test_baseline_and_unseen_selection():
     tag = ner_demos.most_frequent_tag_baseline(train)
     assert tag(["Paris", "Zorg", "is"]) == ["B-LOC", "O", "O"]
     assert ner_demos.unseen_name_sentences(train, dev) == [1]
+
+
+def test_batch_notation_picture_shows_both_forms_with_their_shapes():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = ner_demos.plot_batch_notation(n=5, d=4, m=2)
+    texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    assert "W\n(2, 4)" in texts and "x\n(4,)" in texts                       # one example: W (m, d)
+    assert "X\n(5, 4)" in texts and "W\n(4, 2)" in texts and "Z\n(5, 2)" in texts  # a batch: W (d, m)
+    # one cell per entry: z, W, x on the left; Z, X, W on the right
+    cells = sum(len(ax.patches) for ax in fig.axes)
+    assert cells == (2 + 2 * 4 + 4) + (5 * 2 + 5 * 4 + 4 * 2)
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        ner_demos.plot_batch_notation(n=0)
