@@ -3,7 +3,8 @@
     autograde [ASSIGNMENT ...]  grade every collected submission (all assignments by default) with
                                 N workers; resumes where a killed run stopped; writes reports/
     feedback  [ASSIGNMENT ...]  feedback HTML without hidden tests into feedback/
-    report    [ASSIGNMENT ...]  rewrite reports/ and grades.csv from the gradebook and the ledger
+    report    [ASSIGNMENT ...]  rewrite reports/ and grades.csv from the gradebook (every
+                                assignment in it; the table shows ASSIGNMENT ..., default all)
     instant   NOTEBOOK          grade one notebook now, nothing stored (a student's "grade me")
     links     --hub URL --repo URL [--branch B]
                                 an nbgitpuller link per release notebook (JupyterHub)
@@ -87,26 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "links":
         return _links(course, args)
 
-    from autograder.reports import class_report as reports
-
     from autograder.grading import submissions
+    if args.command == "report":
+        return _report(course, args.assignments)
     chosen = args.assignments or submissions.assignments_with_submissions(course)
     if not chosen:
         print("nothing in submitted/: collect submissions first (nbgrader collect ASSIGNMENT)")
         return 1
     if args.command == "autograde":
         return _autograde(course, chosen, args)
-    if args.command == "feedback":
-        from autograder.reports import feedback
-        from autograder.grading.ledger import Ledger
-        graded = {o.key for o in Ledger(course).all() if o.status == "graded"}
-        for assignment in chosen:
-            students = sorted(s for a, s in graded if a == assignment)
-            for problem in feedback.generate(course, assignment, students):
-                print(f"{assignment}: {problem}")
-        print(f"feedback written to {course / 'feedback'}")
-        return 0
-    _report(course, chosen)
+    from autograder.reports import feedback
+    from autograder.grading.ledger import Ledger
+    graded = {o.key for o in Ledger(course).all() if o.status == "graded"}
+    for assignment in chosen:
+        students = sorted(s for a, s in graded if a == assignment)
+        for problem in feedback.generate(course, assignment, students):
+            print(f"{assignment}: {problem}")
+    print(f"feedback written to {course / 'feedback'}")
     return 0
 
 
@@ -140,21 +138,35 @@ def _autograde(course: Path, chosen: list[str], args) -> int:
         _log(f"shard {shard[0]}/{shard[1]} finished; once every shard has, "
              f"`python -m autograder report` writes the class's reports")
     elif not args.no_reports:
-        _report(course, chosen, outcomes)
+        return _report(course, chosen)
     return 0
 
 
-def _report(course: Path, chosen: list[str], outcomes=None) -> None:
+def _report(course: Path, chosen: list[str]) -> int:
+    """Write reports/ and grades.csv for the whole gradebook; print the table of `chosen`
+    assignments (default: all)."""
     from autograder.reports import class_report as reports
-    from autograder.grading.ledger import Ledger
-    if outcomes is None:
-        outcomes = [o for o in Ledger(course).all() if o.assignment in chosen]
-    print(reports.format_table(outcomes))
-    paths = reports.write_all(course, chosen)
+    results = reports.gather(course)
+    unknown = sorted(set(chosen) - set(results.assignments))
+    if unknown:
+        print(f"error: {unknown[0]!r} is neither in the gradebook nor in submitted/",
+              file=sys.stderr)
+        return 2
+    if not results.assignments:
+        print("nothing to report: the gradebook holds no assignment and submitted/ is empty")
+        return 1
+    shown = [r for r in results.outcomes.values() if not chosen or r.assignment in chosen]
+    print(reports.format_table(shown))
+    folder = course / reports.REPORTS_DIR
+    paths = reports.write_csvs(results, folder)
+    paths["html"] = reports.write_html(results, folder / "report.html")
     paths["nbgrader"] = reports.export_nbgrader_csv(course)
-    print()
+    print(f"\nreports cover every assignment of the gradebook "
+          f"({', '.join(results.assignments)}), scores as in nbgrader's grades.csv")
+    width = max(len(name) for name in paths)
     for name, path in paths.items():
-        print(f"{name:9s} {path}")
+        print(f"{name:{width}s}  {path}")
+    return 0
 
 
 def _instant(course: Path, args) -> int:

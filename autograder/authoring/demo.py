@@ -74,7 +74,7 @@ def run_demo(course: Path = COURSE_ROOT, exchange: Path | None = None,
         for problem in feedback.generate(course, assignment, graded):
             step(f"{assignment}: {problem}")
     step("writing reports")
-    paths = reports.write_all(course, ids)
+    paths = reports.write_all(course)
     csv = reports.export_nbgrader_csv(course)
     step("done")
     notes = {p.name: p.describe for p in personas}

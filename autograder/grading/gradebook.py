@@ -173,3 +173,72 @@ def max_scores(url: str, course_id: str, assignments: list[str]) -> dict[str, fl
             except MissingEntry:
                 pass
     return found
+
+
+# --- the whole class, as nbgrader's own export reads it ---------------------------------------
+
+@dataclass
+class NotebookGrades:
+    """One submitted notebook: nbgrader's raw score, its late penalty, and every graded cell."""
+    name: str
+    raw_score: float
+    late_penalty: float
+    max_score: float
+    cells: list[CellGrade]
+
+    @property
+    def score(self) -> float:
+        return max(0.0, self.raw_score - self.late_penalty)
+
+
+@dataclass
+class SubmissionGrades:
+    """One submission as `nbgrader export` (CsvExportPlugin) computes it: score is
+    max(0, raw_score - late_penalty), raw_score sums every cell's grade (a manual grade in place of
+    the autograder's, extra credit added)."""
+    assignment: str
+    student: str
+    timestamp: str
+    raw_score: float
+    late_penalty: float
+    max_score: float
+    needs_manual_grade: bool
+    notebooks: list[NotebookGrades]
+
+    @property
+    def score(self) -> float:
+        return max(0.0, self.raw_score - self.late_penalty)
+
+
+@dataclass
+class ClassGrades:
+    """What the gradebook holds: assignments (name -> max score, in nbgrader's order), students
+    (the roster: `nbgrader db student add/import`, or anyone who submitted), submissions."""
+    assignments: dict[str, float]
+    students: list[str]
+    submissions: dict[tuple[str, str], SubmissionGrades]
+
+
+def class_grades(url: str, course_id: str) -> ClassGrades:
+    """Every assignment, student and submission of the gradebook, read through nbgrader's API in
+    one session: the numbers nbgrader's `grades.csv` has, whoever graded (this course's grader,
+    `nbgrader autograde`, formgrader, a manual grade)."""
+    with open_gradebook(url, course_id) as gb:
+        assignments = {a.name: float(a.max_score or 0.0) for a in gb.assignments}
+        found = {}
+        for assignment in gb.assignments:
+            for sub in assignment.submissions:
+                notebooks = [NotebookGrades(
+                    nb.name, float(nb.score or 0.0), float(nb.late_submission_penalty or 0.0),
+                    float(nb.max_score or 0.0),
+                    sorted((CellGrade(nb.name, g.name, float(g.score or 0.0), float(g.max_score),
+                                      bool(g.needs_manual_grade)) for g in nb.grades),
+                           key=lambda c: c.cell))
+                    for nb in sub.notebooks]
+                found[(assignment.name, sub.student.id)] = SubmissionGrades(
+                    assignment.name, sub.student.id,
+                    "" if sub.timestamp is None else str(sub.timestamp),
+                    float(sub.score or 0.0), float(sub.late_submission_penalty or 0.0),
+                    float(sub.max_score or 0.0), bool(sub.needs_manual_grade),
+                    sorted(notebooks, key=lambda n: n.name))
+        return ClassGrades(assignments, sorted(s.id for s in gb.students), found)
