@@ -25,6 +25,7 @@ c.Execute.interrupt_on_timeout = True
 # Feedback shows each test's outcome and message, never the hidden test source or its traceback
 # (nbgrader's default reveals both: jupyter/nbgrader#917).
 c.GenerateFeedback.preprocessors = [
+    "autograder.reports.feedback.LimitCellSize",  # one huge cell never stalls everyone's feedback
     "nbgrader.preprocessors.GetGrades",
     "autograder.reports.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

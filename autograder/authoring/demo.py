@@ -81,8 +81,7 @@ def run_demo(course: Path, exchange: Path | None = None, personas=classroom.PERS
                                  log=lambda m: step("  " + m))
     for assignment in ids:
         step(f"{assignment}: generating feedback")
-        graded = [g.student for g in grades if g.assignment == assignment and g.status == "graded"]
-        for problem in feedback.generate(course, assignment, graded):
+        for problem in feedback.generate(course, assignment).problems:
             step(f"{assignment}: {problem}")
     step("writing reports")
     paths = reports.write_all(course)

@@ -93,15 +93,29 @@ def missing_assignments(url: str, course_id: str, assignments: list[str],
     return missing
 
 
-def add_students(url: str, course_id: str, students: list[str]) -> None:
-    """Create the students before workers start, so no two workers race to create one."""
-    def add():
+def add_students(url: str, course_id: str, students: list[str]) -> list[tuple[str, str]]:
+    """Create the students before workers start, so no two workers race to create one. Returns
+    (student, reason) for each student the gradebook refused (an id too long for a PostgreSQL
+    gradebook's column, ...): their grading then fails with nbgrader's reason, the others go on."""
+    refused = []
+
+    def add(chosen):
         with open_gradebook(url, course_id) as gb:
             known = {s.id for s in gb.students}
-            for student in students:
+            for student in chosen:
                 if student not in known:
                     gb.update_or_create_student(student)
-    retry_on_conflict(add)
+    try:
+        retry_on_conflict(lambda: add(students))  # all at once: one gradebook session
+        return []
+    except Exception:
+        pass  # one of them was refused: find which, one by one
+    for student in students:
+        try:
+            retry_on_conflict(lambda: add([student]))
+        except Exception as error:  # nbgrader's InvalidEntry, a database error
+            refused.append((student, (str(error).strip().splitlines() or [type(error).__name__])[0]))
+    return refused
 
 
 @dataclass

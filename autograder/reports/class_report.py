@@ -259,12 +259,28 @@ def write_csvs(results: ClassResults, folder: Path) -> dict[str, Path]:
     return paths
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")   # OWASP's CSV injection guidance
+
+
+def spreadsheet_safe(value):
+    """A text cell a spreadsheet will not run as a formula: text starting with = + - @ tab or CR
+    (a student's message, id or file name) gets a leading apostrophe; numbers stay numbers."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
 def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """A CSV file, replaced whole (never half written), every text cell spreadsheet_safe."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(f)
+        writer.writerow([spreadsheet_safe(c) for c in columns])
+        writer.writerows([[spreadsheet_safe(row.get(c, "")) for c in columns] for row in rows])
     tmp.replace(path)
 
 
