@@ -33,7 +33,7 @@ from pathlib import Path
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 HIDDEN_NOTE = "# (hidden tests ran here; their source is not shown)"
 REDACTED = "[a line of a hidden test was here]"
@@ -119,6 +119,7 @@ class LimitCellSize(Preprocessor):
     one. First in GenerateFeedback.preprocessors (nbgrader_config.py); grading is unaffected."""
 
     limit = Integer(MAX_CELL_CHARS, help="characters kept per cell source or output").tag(config=True)
+    enabled = Bool(True)  # nbconvert runs a preprocessor only when enabled
 
     def preprocess_cell(self, cell, resources, cell_index):
         cell.source = _cut(cell.source, self.limit)
