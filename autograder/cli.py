@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--db", default=None, metavar="URL", help="as for autograde")
         _student_option(sub, "only this student's feedback" if name == "feedback" else
                         "show only this student in the table (reports/ always cover the class)")
+        if name == "report":
+            _missing_option(sub)
+    _missing_option(grade)
 
     instant = commands.add_parser("instant", help="grade one notebook now, nothing stored",
                                   description="Run one notebook through the hidden tests the "
@@ -78,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("--repo", required=True, help="the students' repository, as git clones it")
     pull.add_argument("--branch", default=None, help="default: the repository's default branch")
     return parser
+
+
+def _missing_option(parser) -> None:
+    parser.add_argument("--missing", choices=["zero", "empty"], default="zero",
+                        help="what a student on the roster without a submission gets in the "
+                             "LMS files: 0 (as nbgrader's grades.csv; default) or an empty cell "
+                             "(the LMS leaves the grade alone); the files' names say which")
 
 
 def _student_option(parser, text: str) -> None:
@@ -98,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from autograder.grading import submissions
     if args.command == "report":
-        return _report(course, args.assignments, args.student)
+        return _report(course, args.assignments, args.student, args.missing)
     chosen = args.assignments or submissions.assignments_with_submissions(course)
     if not chosen:
         print("nothing in submitted/: collect submissions first (nbgrader collect ASSIGNMENT)")
@@ -153,11 +163,12 @@ def _autograde(course: Path, chosen: list[str], args) -> int:
         _log(f"shard {shard[0]}/{shard[1]} finished; once every shard has, "
              f"`python -m autograder report` writes the class's reports")
     elif not args.no_reports:
-        return _report(course, chosen, args.student)
+        return _report(course, chosen, args.student, args.missing)
     return 0
 
 
-def _report(course: Path, chosen: list[str], students: list[str] | None = None) -> int:
+def _report(course: Path, chosen: list[str], students: list[str] | None = None,
+            missing: str = "zero") -> int:
     """Write reports/ and grades.csv for the whole gradebook; print the table of `chosen`
     assignments (default: all) and `students` (default: all)."""
     from autograder.reports import class_report as reports
@@ -174,7 +185,7 @@ def _report(course: Path, chosen: list[str], students: list[str] | None = None) 
              and (not students or r.student in students)]
     print(reports.format_table(shown))
     folder = course / reports.REPORTS_DIR
-    paths = reports.write_csvs(results, folder)
+    paths = reports.write_csvs(results, folder, missing)
     paths["html"] = reports.write_html(results, folder / "report.html")
     paths["nbgrader"] = reports.export_nbgrader_csv(course)
     print(f"\nreports cover every assignment of the gradebook "

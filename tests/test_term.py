@@ -160,3 +160,63 @@ def test_the_terminal_table_shows_first_only_and_is_aligned(term):
     column = table[0].index(FIRST)
     for line in table[2:]:
         assert line[column - 2:column] == "  " and line[column] != " ", table
+
+
+def canvas_import(path) -> dict:
+    """What Canvas's gradebook import reads from a CSV: the columns of its own export (Student,
+    ID, SIS User ID, SIS Login ID, Section, then assignments), a "Points Possible" row, each
+    other row matched to a student by ID, SIS User ID or SIS Login ID; a blank grade is no change.
+    Returns {"points": {assignment: points}, "grades": {(login, assignment): float or None}}."""
+    rows = list(csv.reader(open(path, newline="", encoding="utf-8")))
+    header = rows[0]
+    assert header[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"], header
+    assignments = header[5:]
+    assert rows[1][0].strip() == "Points Possible"
+    points = {a: float(v) for a, v in zip(assignments, rows[1][5:])}
+    grades = {}
+    for row in rows[2:]:
+        login = row[1] or row[2] or row[3]
+        assert login, f"Canvas cannot match a row without ID, SIS User ID or SIS Login ID: {row}"
+        for a, value in zip(assignments, row[5:]):
+            grades[(login, a)] = float(value) if value.strip() else None
+    return {"points": points, "grades": grades}
+
+
+def moodle_import(path, identifier="username") -> dict:
+    """What Moodle's "Import grades from CSV file" reads: a header row, one column mapped to a
+    user identifier, every other column mapped to a grade item; an empty cell is skipped."""
+    rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
+    grades = {}
+    for row in rows:
+        user = row.pop(identifier)
+        assert user
+        for item, value in row.items():
+            if value.strip():
+                grades[(user, item)] = float(value)
+    return grades
+
+
+def test_canvas_and_moodle_files_import_grades_csv_as_it_is(term):
+    course, _, _ = term
+    grades = nbgrader_grades(course)
+    canvas = canvas_import(course / "reports" / "canvas-missing-zero.csv")
+    assert canvas["points"] == {FIRST: grades[(LATE, FIRST)][3], BY_HAND: 4.0}
+    assert canvas["grades"] == {key: value[2] for key, value in grades.items()}
+    moodle = moodle_import(course / "reports" / "moodle-missing-zero.csv")
+    assert moodle == {key: value[2] for key, value in grades.items()}
+
+
+def test_missing_submissions_left_empty_when_the_instructor_chooses(term):
+    course, _, _ = term
+    run = subprocess.run([sys.executable, "-m", "autograder", "--course", str(course), "report",
+                          "--missing", "empty"], env=nbgrader_env(), capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    folder = course / "reports"
+    assert not (folder / "canvas-missing-zero.csv").exists(), "two files disagreeing"
+    grades = nbgrader_grades(course)
+    expected = {k: v[2] for k, v in grades.items() if k[0] != ABSENT and k in SUBMISSIONS}
+    canvas = canvas_import(folder / "canvas-missing-empty.csv")["grades"]
+    assert {k: v for k, v in canvas.items() if v is not None} == expected
+    assert canvas[(ABSENT, FIRST)] is None and canvas[("alice", BY_HAND)] is None
+    assert moodle_import(folder / "moodle-missing-empty.csv") == expected

@@ -231,6 +231,7 @@ class ClassGrades:
     assignments: dict[str, float]
     students: list[str]
     submissions: dict[tuple[str, str], SubmissionGrades]
+    names: dict[str, str]                 # student id -> "Last, First", where the roster has it
 
 
 def class_grades(url: str, course_id: str) -> ClassGrades:
@@ -255,4 +256,6 @@ def class_grades(url: str, course_id: str) -> ClassGrades:
                     float(sub.score or 0.0), float(sub.late_submission_penalty or 0.0),
                     float(sub.max_score or 0.0), bool(sub.needs_manual_grade),
                     sorted(notebooks, key=lambda n: n.name))
-        return ClassGrades(assignments, sorted(s.id for s in gb.students), found)
+        names = {s.id: ", ".join(n for n in (s.last_name, s.first_name) if n)
+                 for s in gb.students if s.last_name or s.first_name}
+        return ClassGrades(assignments, sorted(s.id for s in gb.students), found, names)

@@ -3,7 +3,11 @@
     reports/scores.csv   a row per student and notebook: raw score, late penalty, score, max,
                          status, problems, flags
     reports/cells.csv    a row per student and graded cell: score, max, the diagnostic message
-    reports/lms.csv      student_id, a column per assignment, total (for an LMS gradebook import)
+    reports/lms.csv      student_id, a column per assignment, total
+    reports/canvas-missing-zero.csv, moodle-missing-zero.csv
+                         the grades as Canvas's and Moodle's gradebook imports read them (a student
+                         without a submission: 0, or with --missing empty an empty cell, which
+                         both LMSs skip; the names say which)
     reports/report.html  one self-contained page (images inside): every student's scores, score
                          distribution per notebook, pass rate per graded cell, the class's most
                          frequent diagnostic messages per function, flagged and unreadable
@@ -84,6 +88,7 @@ class ClassResults:
     max_scores: dict[str, float] = field(default_factory=dict)
     roster: list[str] = field(default_factory=list)
     gradebook: str = ""
+    names: dict[str, str] = field(default_factory=dict)   # student id -> "Last, First" if known
 
     def missing(self, assignment: str) -> list[str]:
         """Students the gradebook knows with no submission of `assignment`."""
@@ -162,7 +167,7 @@ def gather(course: Path, students: list[str] | None = None) -> ClassResults:
     results = ClassResults(assignments, {}, max_scores=dict(grades.assignments),
                            roster=sorted(s for s in set(grades.students) | {s for _, s in submitted}
                                          if wanted(s)),
-                           gradebook=where)
+                           gradebook=where, names=grades.names)
     answers = {a: _answer_cells(course, a) for a in assignments}
     for key in sorted((set(grades.submissions) | submitted), key=lambda k: (k[1], k[0])):
         if not wanted(key[1]):
@@ -245,7 +250,63 @@ def lms_rows(results: ClassResults, missing: str = "0") -> list[dict]:
     return rows
 
 
-def write_csvs(results: ClassResults, folder: Path) -> dict[str, Path]:
+# --- LMS imports ------------------------------------------------------------------------------
+# Canvas: Grades > Import takes the layout of its own export: Student, ID, SIS User ID, SIS Login ID,
+# Section, then a column per assignment (a name Canvas does not know makes a new assignment), and a
+# second row "Points Possible". It matches a row to a student by ID, SIS User ID or SIS Login ID;
+# a blank grade changes nothing. The roster's ids go into SIS Login ID (the login a JupyterHub
+# and nbgrader know a student by).
+# Moodle: Grades > Import > CSV file: one column is mapped to a user identifier (here "username")
+# and each other column to a grade item; an empty cell is skipped.
+
+MISSING = {"zero": "0", "empty": ""}   # what a student without a submission gets
+CANVAS_IDS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+POINTS_POSSIBLE = "    Points Possible"
+
+
+def lms_file_names(missing: str) -> dict[str, str]:
+    """The LMS files' names say what a missing submission is: canvas-missing-zero.csv, ..."""
+    return {"canvas": f"canvas-missing-{missing}.csv", "moodle": f"moodle-missing-{missing}.csv"}
+
+
+def canvas_rows(results: ClassResults, missing: str = "zero") -> tuple[list[str], list[list]]:
+    scores = lms_rows(results, MISSING[missing])
+    header = CANVAS_IDS + results.assignments
+    rows = [[POINTS_POSSIBLE, "", "", "", ""]
+            + [_number(results.max_scores.get(a, 0.0)) for a in results.assignments]]
+    for row in scores:
+        student = row["student_id"]
+        rows.append([results.names.get(student) or student, "", "", student, ""]
+                    + [row[a] for a in results.assignments])
+    return header, rows
+
+
+def moodle_rows(results: ClassResults, missing: str = "zero") -> tuple[list[str], list[list]]:
+    header = ["username", *results.assignments]
+    return header, [[row["student_id"]] + [row[a] for a in results.assignments]
+                    for row in lms_rows(results, MISSING[missing])]
+
+
+def write_lms(results: ClassResults, folder: Path, missing: str = "zero") -> dict[str, Path]:
+    """Canvas's and Moodle's import files, named after what a missing submission got; the other
+    choice's files, if an earlier report wrote them, are removed so that one truth remains."""
+    if missing not in MISSING:
+        raise ValueError(f"missing must be one of {', '.join(MISSING)}, not {missing!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for other in MISSING:
+        if other != missing:
+            for name in lms_file_names(other).values():
+                (folder / name).unlink(missing_ok=True)
+    paths = {}
+    for lms, build in (("canvas", canvas_rows), ("moodle", moodle_rows)):
+        header, rows = build(results, missing)
+        paths[lms] = folder / lms_file_names(missing)[lms]
+        _write(paths[lms], header, [dict(zip(header, row)) for row in rows])
+    return paths
+
+
+def write_csvs(results: ClassResults, folder: Path, missing: str = "zero") -> dict[str, Path]:
+    """scores.csv, cells.csv, lms.csv and the Canvas and Moodle imports into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / f"{name}.csv" for name in ("scores", "cells", "lms")}
     _write(paths["scores"], SCORE_COLUMNS, notebook_scores(results))
@@ -255,7 +316,9 @@ def write_csvs(results: ClassResults, folder: Path) -> dict[str, Path]:
              "max_score": _number(r.max_score), "message": r.message}
             for r in sorted(results.cells, key=lambda r: (r.student, r.assignment, r.notebook,
                                                            r.cell))])
-    _write(paths["lms"], ["student_id", *results.assignments, "total"], lms_rows(results))
+    _write(paths["lms"], ["student_id", *results.assignments, "total"],
+           lms_rows(results, MISSING[missing]))
+    paths.update(write_lms(results, folder, missing))
     return paths
 
 
@@ -415,11 +478,12 @@ def _score_text(sub: SubmissionRow | None) -> str:
     return text
 
 
-def write_all(course: Path, *, students: list[str] | None = None) -> dict[str, Path]:
+def write_all(course: Path, *, students: list[str] | None = None, missing: str = "zero"
+              ) -> dict[str, Path]:
     """Every report into <course>/reports/, for the whole gradebook; returns {name: path}."""
     results = gather(course, students)
     folder = Path(course) / REPORTS_DIR
-    paths = write_csvs(results, folder)
+    paths = write_csvs(results, folder, missing)
     paths["html"] = write_html(results, folder / "report.html")
     return paths
 
