@@ -31,6 +31,16 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
+# The feedback page is nbgrader's own template (feedback/index.html.j2) with each test named in the
+# table of contents by its exercise and property (autograder/reports/templates/feedback/).
+import nbgrader as _nbgrader  # noqa: E402
+import autograder.reports as _reports  # noqa: E402
+c.HTMLExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+    os.path.join(os.path.dirname(_reports.__file__), "templates"),
+]
+c.HTMLExporter.template_file = "feedback_with_names.html.j2"
+
 # Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
 # sandbox with resource limits, and a cell's recorded output is capped (autograder/safety/sandbox.py).
 # Where no sandbox can start, kernels refuse to start unless COURSE_UNSANDBOXED=1.

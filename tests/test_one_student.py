@@ -23,6 +23,7 @@ LONG = "s" * 251                 # a file name of 256 bytes with ".json": more t
 FORMULA = '=HYPERLINK("x")'      # a spreadsheet runs it unless it is quoted
 BOMB = "bomb"                    # a 120 KB markdown cell: about 15 s of nbconvert, quadratic
 BOMB_TEXT = "[" * 120_000
+TOC_EXAMPLE = {"01_gradients": "numerical_gradient: shape 2d"}  # a test named in the contents
 
 
 def autograder(course, *args, timeout=900):
@@ -80,6 +81,9 @@ def test_feedback_for_everyone_with_the_bomb_cut_and_unreadable_notebooks_explai
     for student in {p.name for p in CLASS} | {LONG, FORMULA, BOMB}:
         page = course / "feedback" / student / FIRST / f"{FIRST}.html"
         assert page.is_file(), (student, run.stdout)
+    page = (course / "feedback" / "alice" / FIRST / f"{FIRST}.html").read_text()
+    toc = page.split('<div id="toc">')[1].split("</div>")[0]
+    assert "Test cell" not in toc and f'">{TOC_EXAMPLE[FIRST]}</a>' in toc, toc[:2000]
     bomb = (course / "feedback" / BOMB / FIRST / f"{FIRST}.html").read_text()
     assert "cut for the feedback page: this cell had 120000 characters" in bomb
     broken = (course / "feedback" / "farah" / FIRST / f"{FIRST}.html").read_text()

@@ -61,11 +61,31 @@ def _redact(text: str, secrets: set[str]) -> str:
                      for line in text.split("\n"))
 
 
+def test_label(test_id: str, answer_ids: list[str]) -> str:
+    """How the feedback's table of contents names a test cell: its exercise (the answer cell it
+    grades, by the course's naming test_<answer>[_<property>]) and property, e.g.
+    "numerical_gradient: shape 2d"; the grade id itself when it follows no answer's name."""
+    matches = [a for a in answer_ids if test_id == f"test_{a}" or test_id.startswith(f"test_{a}_")]
+    if not matches:
+        return test_id
+    answer = max(matches, key=len)
+    detail = test_id[len(f"test_{answer}"):].strip("_").replace("_", " ")
+    return f"{answer}: {detail}" if detail else answer
+
+
 class HideHiddenTests(ClearHiddenTests):
-    """Strip hidden test source, test tracebacks and leaking outputs from the student's copy."""
+    """Strip hidden test source, test tracebacks and leaking outputs from the student's copy;
+    name each test cell for the table of contents (metadata course_label, read by the
+    course_feedback template in templates/)."""
 
     def preprocess(self, nb, resources):
         self._secrets = hidden_lines(nb)
+        answers = [c.metadata.nbgrader.get("grade_id", "") for c in nb.cells
+                   if is_solution(c)]
+        for cell in nb.cells:
+            if is_grade(cell) and not is_solution(cell):
+                cell.metadata["course_label"] = test_label(
+                    cell.metadata.nbgrader.get("grade_id", ""), answers)
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
