@@ -31,6 +31,13 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
+# nbgrader warns "Attribute 'checksum' ... has changed!" for every test cell with hidden tests (the
+# student's copy has none): said once and dropped for cells identical to the release, kept for a
+# test cell a student changed (autograder/grading/checksums.py).
+import logging as _logging  # noqa: E402
+from autograder.grading.checksums import ExpectedChecksums as _ExpectedChecksums  # noqa: E402
+_logging.getLogger("AutogradeApp").addFilter(_ExpectedChecksums(ROOT))
+
 # The feedback page is nbgrader's own template (feedback/index.html.j2) with each test named in the
 # table of contents by its exercise and property (autograder/reports/templates/feedback/).
 import nbgrader as _nbgrader  # noqa: E402

@@ -104,3 +104,25 @@ def test_a_long_id_is_recorded_and_read_back(tmp_path):
     ledger.write(Outcome("a1", long_id, "graded", 3, 5))
     assert ledger.read("a1", long_id).score == 3
     assert [o.student for o in ledger.all()] == [long_id]
+
+
+def test_checksum_warnings_are_dropped_only_for_cells_identical_to_the_release(tmp_path):
+    import logging
+    from nbgrader.utils import compute_checksum
+    from autograder.grading.checksums import EXPLANATION, ExpectedChecksums
+    test = nbgrader_cell("check(f(1))", "test_f", grade=True, points=1, locked=True)
+    (tmp_path / "release" / "a1").mkdir(parents=True)
+    nbformat.write(new_notebook(cells=[test]), str(tmp_path / "release" / "a1" / "a1.ipynb"))
+    same = compute_checksum(test)
+    edited = compute_checksum(nbgrader_cell("pass", "test_f", grade=True, points=1, locked=True))
+
+    def warning(got):
+        return logging.LogRecord("AutogradeApp", logging.WARNING, "x", 1,
+                                 "Attribute '%s' for cell %s has changed! (should be: %s, got: %s)",
+                                 ("checksum", "test_f", "0" * 32, got), None)
+    keep = ExpectedChecksums(tmp_path)
+    first = warning(same)
+    assert keep.filter(first) and first.getMessage() == EXPLANATION  # said once
+    assert not keep.filter(warning(same))                          # then dropped
+    changed = warning(edited)
+    assert keep.filter(changed) and "test_f has changed" in changed.getMessage()  # kept as is

@@ -25,6 +25,7 @@ from autograder.grading import gradebook
 from autograder.safety import sandbox
 
 from autograder.grading import submissions
+from autograder.grading.checksums import ExpectedChecksums
 from autograder.grading.ledger import Ledger, Outcome, file_stem
 from autograder.kernels.prestart import PRESTARTER, predicted_files
 from autograder.grading.workers import Crashed, run_tasks
@@ -230,6 +231,7 @@ class _Worker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_path, mode="w")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.addFilter(ExpectedChecksums(self.course))  # hidden tests' checksums: expected
         self.app.log.addHandler(handler)
         try:
             converter.start()
