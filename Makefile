@@ -9,7 +9,7 @@ export MPLBACKEND ?= Agg
 
 ASSIGNMENTS := $(notdir $(wildcard source/[0-9][0-9]_*))
 
-.PHONY: help install sandbox test demo release autograde feedback lab bench readme student-repo clean distclean
+.PHONY: help install sandbox test demo release autograde feedback lab bench readme student-repo clean reset distclean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -33,8 +33,8 @@ $(BWRAP):
 test: $(STAMP) $(BWRAP)  ## run the whole test suite
 	$(VENV)/bin/python -m pytest
 
-demo: $(STAMP) $(BWRAP)  ## grade a simulated class end to end and print the score table
-	$(VENV)/bin/python -m autograder.authoring.demo
+demo: $(STAMP) $(BWRAP)  ## grade a simulated class end to end in demo/ (its own course and gradebook; ARGS=01_gradients)
+	$(VENV)/bin/python -m autograder.authoring.demo --course $(CURDIR) $(ARGS)
 
 release: $(STAMP)  ## regenerate release/ from source/ with nbgrader
 	$(VENV)/bin/python -m autograder.authoring.release $(ASSIGNMENTS)
@@ -58,8 +58,27 @@ STUDENT_REPO ?= $(CURDIR)/student-repo
 student-repo: $(STAMP)  ## write the students' repository (release notebooks, course, Binder files) into STUDENT_REPO
 	$(VENV)/bin/python -m autograder.students.repo $(STUDENT_REPO)
 
-clean:  ## remove everything nbgrader and the demo generated (keeps .venv)
-	rm -rf submitted autograded feedback exchange .demo .autograder reports gradebook.db gradebook.db-journal gradebook.db-wal gradebook.db-shm grades.csv flags.csv
+# What the demo and the builds made: never a grade. (Grades live in GRADES below.)
+clean:  ## remove what the demo and the builds made (demo/, caches); never a grade
+	rm -rf demo .demo .pytest_cache
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
-distclean: clean  ## also remove .venv
+# The real course's grades and everything derived from them.
+GRADES := gradebook.db gradebook.db-journal gradebook.db-wal gradebook.db-shm submitted autograded \
+          feedback exchange .autograder reports grades.csv flags.csv
+reset:  ## DELETE the course's grades (gradebook, submissions, feedback, exchange): needs CONFIRM=yes
+	@found="$$(for f in $(GRADES); do test -e "$$f" && echo "$$f"; done)"; \
+	if [ -z "$$found" ]; then echo "reset: no grades here, nothing to delete"; exit 0; fi; \
+	echo "reset deletes the course's grades and submissions in $(CURDIR):"; \
+	for f in $$found; do \
+	  if [ -d "$$f" ]; then echo "  $$f/ ($$(find "$$f" -type f | wc -l) files)"; \
+	  else echo "  $$f ($$(du -h "$$f" | cut -f1))"; fi; \
+	done; \
+	if [ "$(CONFIRM)" != "yes" ]; then \
+	  echo "nothing deleted: run \`make reset CONFIRM=yes\` to delete them (copy gradebook.db first?)"; \
+	  exit 1; \
+	fi; \
+	rm -rf $$found && echo "deleted."
+
+distclean: clean  ## also remove .venv (never a grade)
 	rm -rf $(VENV)

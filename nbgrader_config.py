@@ -25,10 +25,28 @@ c.Execute.interrupt_on_timeout = True
 # Feedback shows each test's outcome and message, never the hidden test source or its traceback
 # (nbgrader's default reveals both: jupyter/nbgrader#917).
 c.GenerateFeedback.preprocessors = [
+    "autograder.reports.feedback.LimitCellSize",  # one huge cell never stalls everyone's feedback
     "nbgrader.preprocessors.GetGrades",
     "autograder.reports.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# nbgrader warns "Attribute 'checksum' ... has changed!" for every test cell with hidden tests (the
+# student's copy has none): said once and dropped for cells identical to the release, kept for a
+# test cell a student changed (autograder/grading/checksums.py).
+import logging as _logging  # noqa: E402
+from autograder.grading.checksums import ExpectedChecksums as _ExpectedChecksums  # noqa: E402
+_logging.getLogger("AutogradeApp").addFilter(_ExpectedChecksums(ROOT))
+
+# The feedback page is nbgrader's own template (feedback/index.html.j2) with each test named in the
+# table of contents by its exercise and property (autograder/reports/templates/feedback/).
+import nbgrader as _nbgrader  # noqa: E402
+import autograder.reports as _reports  # noqa: E402
+c.HTMLExporter.extra_template_basedirs = [
+    os.path.join(os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+    os.path.join(os.path.dirname(_reports.__file__), "templates"),
+]
+c.HTMLExporter.template_file = "feedback_with_names.html.j2"
 
 # Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
 # sandbox with resource limits, and a cell's recorded output is capped (autograder/safety/sandbox.py).

@@ -3,7 +3,8 @@
     autograde [ASSIGNMENT ...]  grade every collected submission (all assignments by default) with
                                 N workers; resumes where a killed run stopped; writes reports/
     feedback  [ASSIGNMENT ...]  feedback HTML without hidden tests into feedback/
-    report    [ASSIGNMENT ...]  rewrite reports/ and grades.csv from the gradebook and the ledger
+    report    [ASSIGNMENT ...]  rewrite reports/ and grades.csv from the gradebook (every
+                                assignment in it; the table shows ASSIGNMENT ..., default all)
     instant   NOTEBOOK          grade one notebook now, nothing stored (a student's "grade me")
     links     --hub URL --repo URL [--branch B]
                                 an nbgitpuller link per release notebook (JupyterHub)
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--task-timeout", type=float, default=None, metavar="SECONDS",
                        help="stop a submission after this long (default 1800)")
     grade.add_argument("--no-reports", action="store_true", help="do not write reports/")
+    _student_option(grade, "grade only this student's submissions (regraded even if recorded)")
     grade.add_argument("--unsandboxed", action="store_true",
                        help="grade even where no sandbox can start (students' code then runs "
                        "with your rights; the reports say so)")
@@ -57,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("assignments", nargs="*", help="default: every assignment in submitted/")
         sub.add_argument("--db", default=None, metavar="URL", help="as for autograde")
+        _student_option(sub, "only this student's feedback" if name == "feedback" else
+                        "show only this student in the table (reports/ always cover the class)")
+        if name == "report":
+            _missing_option(sub)
+    _missing_option(grade)
 
     instant = commands.add_parser("instant", help="grade one notebook now, nothing stored",
                                   description="Run one notebook through the hidden tests the "
@@ -76,6 +83,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_option(parser) -> None:
+    parser.add_argument("--missing", choices=["zero", "empty"], default="zero",
+                        help="what a student on the roster without a submission gets in the "
+                             "LMS files: 0 (as nbgrader's grades.csv; default) or an empty cell "
+                             "(the LMS leaves the grade alone); the files' names say which")
+
+
+def _student_option(parser, text: str) -> None:
+    parser.add_argument("--student", action="append", default=None, metavar="ID",
+                        help=f"{text} (repeat for several students)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     course = args.course.resolve()
@@ -87,26 +106,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "links":
         return _links(course, args)
 
-    from autograder.reports import class_report as reports
-
     from autograder.grading import submissions
+    if args.command == "report":
+        return _report(course, args.assignments, args.student, args.missing)
     chosen = args.assignments or submissions.assignments_with_submissions(course)
     if not chosen:
         print("nothing in submitted/: collect submissions first (nbgrader collect ASSIGNMENT)")
         return 1
     if args.command == "autograde":
         return _autograde(course, chosen, args)
-    if args.command == "feedback":
-        from autograder.reports import feedback
-        from autograder.grading.ledger import Ledger
-        graded = {o.key for o in Ledger(course).all() if o.status == "graded"}
-        for assignment in chosen:
-            students = sorted(s for a, s in graded if a == assignment)
-            for problem in feedback.generate(course, assignment, students):
-                print(f"{assignment}: {problem}")
-        print(f"feedback written to {course / 'feedback'}")
-        return 0
-    _report(course, chosen)
+    return _feedback(course, chosen, args.student)
+
+
+def _feedback(course: Path, chosen: list[str], students: list[str] | None) -> int:
+    """Feedback for every submission of `chosen` the gradebook holds (of `students` only, if
+    given), and a feedback page for each one that could not be read (autograder/reports/feedback.py)."""
+    from autograder.reports import feedback
+    written = problems = 0
+    for assignment in chosen:
+        result = feedback.generate(course, assignment, students=students)
+        written += len(result.written)
+        for problem in result.problems:
+            problems += 1
+            print(f"{assignment}: {problem}")
+    print(f"feedback for {written} submissions written to {course / 'feedback'}"
+          + (f"; {problems} problems above" if problems else ""))
     return 0
 
 
@@ -121,8 +145,9 @@ def _autograde(course: Path, chosen: list[str], args) -> int:
     try:
         shard = grading.parse_shard(args.shard or os.environ.get("AUTOGRADER_SHARD", "0/1"))
         outcomes = grading.grade_class(
-            course, chosen, workers=args.workers, shard=shard, regrade=args.regrade,
-            retry_failed=args.retry_failed,
+            course, chosen, workers=args.workers, shard=shard,
+            regrade=args.regrade or bool(args.student),  # as `nbgrader autograde --student`
+            retry_failed=args.retry_failed, students=args.student,
             task_timeout=args.task_timeout or grading.DEFAULT_TASK_TIMEOUT, log=_log)
     except ValueError as error:  # a wrong argument
         print(f"error: {error}", file=sys.stderr)
@@ -130,31 +155,45 @@ def _autograde(course: Path, chosen: list[str], args) -> int:
     except RuntimeError as error:  # no sandbox, a gradebook nbgrader could not prepare
         print(f"error: {error}", file=sys.stderr)
         return 1
-    failed = [o for o in outcomes if o.status != "graded"]
     if sandbox.unsandboxed_allowed():
         _log(f"! graded WITHOUT a sandbox ({sandbox.UNSANDBOXED_ENV}=1 / --unsandboxed): "
              "students' code ran with your rights")
-    _log(f"done: {len(outcomes) - len(failed)} graded, {len(failed)} could not be graded "
-         f"(reasons in the report)")
+    _log(f"done: {outcomes.summary()}")
     if shard[1] > 1:
         _log(f"shard {shard[0]}/{shard[1]} finished; once every shard has, "
              f"`python -m autograder report` writes the class's reports")
     elif not args.no_reports:
-        _report(course, chosen, outcomes)
+        return _report(course, chosen, args.student, args.missing)
     return 0
 
 
-def _report(course: Path, chosen: list[str], outcomes=None) -> None:
+def _report(course: Path, chosen: list[str], students: list[str] | None = None,
+            missing: str = "zero") -> int:
+    """Write reports/ and grades.csv for the whole gradebook; print the table of `chosen`
+    assignments (default: all) and `students` (default: all)."""
     from autograder.reports import class_report as reports
-    from autograder.grading.ledger import Ledger
-    if outcomes is None:
-        outcomes = [o for o in Ledger(course).all() if o.assignment in chosen]
-    print(reports.format_table(outcomes))
-    paths = reports.write_all(course, chosen)
+    results = reports.gather(course)
+    unknown = sorted(set(chosen) - set(results.assignments))
+    if unknown:
+        print(f"error: {unknown[0]!r} is neither in the gradebook nor in submitted/",
+              file=sys.stderr)
+        return 2
+    if not results.assignments:
+        print("nothing to report: the gradebook holds no assignment and submitted/ is empty")
+        return 1
+    shown = [r for r in results.outcomes.values() if (not chosen or r.assignment in chosen)
+             and (not students or r.student in students)]
+    print(reports.format_table(shown))
+    folder = course / reports.REPORTS_DIR
+    paths = reports.write_csvs(results, folder, missing)
+    paths["html"] = reports.write_html(results, folder / "report.html")
     paths["nbgrader"] = reports.export_nbgrader_csv(course)
-    print()
+    print(f"\nreports cover every assignment of the gradebook "
+          f"({', '.join(results.assignments)}), scores as in nbgrader's grades.csv")
+    width = max(len(name) for name in paths)
     for name, path in paths.items():
-        print(f"{name:9s} {path}")
+        print(f"{name:{width}s}  {path}")
+    return 0
 
 
 def _instant(course: Path, args) -> int:

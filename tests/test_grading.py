@@ -119,7 +119,7 @@ def test_reports_cover_every_student_cell_and_problem(graded):
     url = gradebook.gradebook_url(course)
     with gradebook.open_gradebook(url, "gradients") as gb:
         gb.add_student("zoe")  # on the roster, submitted nothing
-    paths = reports.write_all(course, [FIRST])
+    paths = reports.write_all(course)
     with open(paths["scores"]) as f:
         scores = list(csv.DictReader(f))
     assert sorted((r["student_id"], r["notebook"]) for r in scores) == sorted(

@@ -25,7 +25,8 @@ from autograder.grading import gradebook
 from autograder.safety import sandbox
 
 from autograder.grading import submissions
-from autograder.grading.ledger import Ledger, Outcome
+from autograder.grading.checksums import ExpectedChecksums
+from autograder.grading.ledger import Ledger, Outcome, file_stem
 from autograder.kernels.prestart import PRESTARTER, predicted_files
 from autograder.grading.workers import Crashed, run_tasks
 
@@ -74,12 +75,41 @@ def shard_of(assignment: str, student: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count
 
 
-def plan(course: Path, assignments: list[str], shard: tuple[int, int] = (0, 1)
-         ) -> list[tuple[str, str]]:
-    """(assignment, student) of every submission this shard grades, in a stable order."""
+def plan(course: Path, assignments: list[str], shard: tuple[int, int] = (0, 1),
+         students: list[str] | None = None) -> list[tuple[str, str]]:
+    """(assignment, student) of every submission this shard grades (of `students` only, if
+    given), in a stable order."""
     index, count = shard
     return [(a, s) for a in assignments for s in submissions.submitted_students(course, a)
-            if shard_of(a, s, count) == index]
+            if shard_of(a, s, count) == index and (students is None or s in students)]
+
+
+class GradedClass(list):
+    """The outcome of every submission of a grading run's share, those a previous run finished
+    included; `this_run` holds the keys of the ones this run graded."""
+
+    def __init__(self, outcomes=(), this_run=()):
+        super().__init__(outcomes)
+        self.this_run = set(this_run)
+
+    def summary(self) -> str:
+        """One line about this run only (and how many earlier runs had already finished)."""
+        now = [o for o in self if o.key in self.this_run]
+        failed = sum(o.status != "graded" for o in now)
+        line = (f"this run: {len(now) - failed} graded, {failed} could not be graded"
+                + (" (reasons in the report)" if failed else ""))
+        if len(self) > len(now):
+            line += f"; {len(self) - len(now)} graded by earlier runs and left as they were"
+        return line
+
+
+def _fingerprint(course: Path, task: tuple[str, str]) -> str:
+    """The submission's fingerprint, or "" when its files cannot be read (then it is graded,
+    and nbgrader reports what it cannot read)."""
+    try:
+        return submissions.fingerprint(course, *task)
+    except OSError:
+        return ""
 
 
 def ensure_in_gradebook(course: Path, url: str, cid: str, assignments: list[str], log) -> None:
@@ -197,10 +227,11 @@ class _Worker:
         coursedir.student_id = student
         converter = self.converter_class(coursedir=coursedir, parent=self.app)
         converter.force = True
-        log_path = self.course / ".autograder" / "logs" / assignment / f"{student}.log"
+        log_path = self.course / ".autograder" / "logs" / assignment / f"{file_stem(student)}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_path, mode="w")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.addFilter(ExpectedChecksums(self.course))  # hidden tests' checksums: expected
         self.app.log.addHandler(handler)
         try:
             converter.start()
@@ -363,9 +394,12 @@ class Progress:
 def grade_class(course: Path, assignments: list[str] | None = None, workers: int | None = None,
                 shard: tuple[int, int] = (0, 1), regrade: bool = False,
                 retry_failed: bool = False, task_timeout: float = DEFAULT_TASK_TIMEOUT,
-                log=print, bar: bool | None = None) -> list[Outcome]:
-    """Grade this shard's submissions of `assignments` (default: all with submissions) and
-    return the outcome of every one of them, those a previous run finished included."""
+                log=print, bar: bool | None = None, students: list[str] | None = None
+                ) -> GradedClass:
+    """Grade this shard's submissions of `assignments` (default: all with submissions; of
+    `students` only, if given) and return the outcome of every one of them, those a previous run
+    finished included. One submission's trouble (an id no file can be named after, files that
+    cannot be read) is recorded for it and the others go on."""
     course = Path(course).resolve()
     if not (sandbox.available() or sandbox.unsandboxed_allowed()):
         raise SandboxUnavailable(sandbox.refusal_message())
@@ -376,11 +410,15 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
         raise ValueError(f"no release/{unknown[0]}/*.ipynb: is {unknown[0]!r} an assignment "
                          f"of this course? (make release generates it)")
     url, cid = gradebook.gradebook_url(course), course_id(course)
-    tasks = plan(course, assignments, shard)
+    tasks = plan(course, assignments, shard, students)
+    if students is not None:
+        for student in sorted(set(students) - {s for _, s in plan(course, assignments, shard)}):
+            log(f"! {student}: no submission of {', '.join(assignments)} in submitted/")
     if not tasks:
-        return []
+        return GradedClass()
     ensure_in_gradebook(course, url, cid, assignments, log)
-    gradebook.add_students(url, cid, sorted({s for _, s in tasks}))
+    for student, reason in gradebook.add_students(url, cid, sorted({s for _, s in tasks})):
+        log(f"! {student}: the gradebook cannot hold this student ({reason})")
 
     ledger = Ledger(course)
     in_gradebook = gradebook.graded_submissions(url, cid)
@@ -390,7 +428,7 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
         record = None if regrade else ledger.read(assignment, student)
         if (record is not None and record.gradebook == where
                 and (assignment, student) in in_gradebook
-                and record.fingerprint == submissions.fingerprint(course, assignment, student)
+                and record.fingerprint == _fingerprint(course, (assignment, student))
                 and not (retry_failed and record.status != "graded")):
             done[(assignment, student)] = record
         else:
@@ -402,7 +440,7 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
     log(f"grading {len(todo)} submissions of {', '.join(assignments)} with {workers} workers"
         + (f" (shard {shard[0]}/{shard[1]})" if shard[1] > 1 else "") + f" into {where}")
 
-    fingerprints = {t: submissions.fingerprint(course, *t) for t in todo}
+    fingerprints = {t: _fingerprint(course, t) for t in todo}
     maxima = gradebook.max_scores(url, cid, assignments)
     progress = Progress(len(todo), log, bar)
     try:
@@ -418,9 +456,13 @@ def grade_class(course: Path, assignments: list[str] | None = None, workers: int
             result.sandboxed = not sandbox.unsandboxed_allowed()
             result.fingerprint, result.gradebook = fingerprints[task], where
             result.graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            ledger.write(result)
+            try:
+                ledger.write(result)
+            except OSError as error:  # the grade is in the gradebook; only the record is lost
+                result.notes.append(f"the ledger could not record it ({error.strerror}): "
+                                    "the next run grades it again")
             done[task] = result
             progress.step(result)
     finally:
         progress.close()
-    return [done[t] for t in tasks if t in done]
+    return GradedClass([done[t] for t in tasks if t in done], [t for t in todo if t in done])

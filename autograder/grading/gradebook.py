@@ -93,15 +93,29 @@ def missing_assignments(url: str, course_id: str, assignments: list[str],
     return missing
 
 
-def add_students(url: str, course_id: str, students: list[str]) -> None:
-    """Create the students before workers start, so no two workers race to create one."""
-    def add():
+def add_students(url: str, course_id: str, students: list[str]) -> list[tuple[str, str]]:
+    """Create the students before workers start, so no two workers race to create one. Returns
+    (student, reason) for each student the gradebook refused (an id too long for a PostgreSQL
+    gradebook's column, ...): their grading then fails with nbgrader's reason, the others go on."""
+    refused = []
+
+    def add(chosen):
         with open_gradebook(url, course_id) as gb:
             known = {s.id for s in gb.students}
-            for student in students:
+            for student in chosen:
                 if student not in known:
                     gb.update_or_create_student(student)
-    retry_on_conflict(add)
+    try:
+        retry_on_conflict(lambda: add(students))  # all at once: one gradebook session
+        return []
+    except Exception:
+        pass  # one of them was refused: find which, one by one
+    for student in students:
+        try:
+            retry_on_conflict(lambda: add([student]))
+        except Exception as error:  # nbgrader's InvalidEntry, a database error
+            refused.append((student, (str(error).strip().splitlines() or [type(error).__name__])[0]))
+    return refused
 
 
 @dataclass
@@ -173,3 +187,75 @@ def max_scores(url: str, course_id: str, assignments: list[str]) -> dict[str, fl
             except MissingEntry:
                 pass
     return found
+
+
+# --- the whole class, as nbgrader's own export reads it ---------------------------------------
+
+@dataclass
+class NotebookGrades:
+    """One submitted notebook: nbgrader's raw score, its late penalty, and every graded cell."""
+    name: str
+    raw_score: float
+    late_penalty: float
+    max_score: float
+    cells: list[CellGrade]
+
+    @property
+    def score(self) -> float:
+        return max(0.0, self.raw_score - self.late_penalty)
+
+
+@dataclass
+class SubmissionGrades:
+    """One submission as `nbgrader export` (CsvExportPlugin) computes it: score is
+    max(0, raw_score - late_penalty), raw_score sums every cell's grade (a manual grade in place of
+    the autograder's, extra credit added)."""
+    assignment: str
+    student: str
+    timestamp: str
+    raw_score: float
+    late_penalty: float
+    max_score: float
+    needs_manual_grade: bool
+    notebooks: list[NotebookGrades]
+
+    @property
+    def score(self) -> float:
+        return max(0.0, self.raw_score - self.late_penalty)
+
+
+@dataclass
+class ClassGrades:
+    """What the gradebook holds: assignments (name -> max score, in nbgrader's order), students
+    (the roster: `nbgrader db student add/import`, or anyone who submitted), submissions."""
+    assignments: dict[str, float]
+    students: list[str]
+    submissions: dict[tuple[str, str], SubmissionGrades]
+    names: dict[str, str]                 # student id -> "Last, First", where the roster has it
+
+
+def class_grades(url: str, course_id: str) -> ClassGrades:
+    """Every assignment, student and submission of the gradebook, read through nbgrader's API in
+    one session: the numbers nbgrader's `grades.csv` has, whoever graded (this course's grader,
+    `nbgrader autograde`, formgrader, a manual grade)."""
+    with open_gradebook(url, course_id) as gb:
+        assignments = {a.name: float(a.max_score or 0.0) for a in gb.assignments}
+        found = {}
+        for assignment in gb.assignments:
+            for sub in assignment.submissions:
+                notebooks = [NotebookGrades(
+                    nb.name, float(nb.score or 0.0), float(nb.late_submission_penalty or 0.0),
+                    float(nb.max_score or 0.0),
+                    sorted((CellGrade(nb.name, g.name, float(g.score or 0.0), float(g.max_score),
+                                      bool(g.needs_manual_grade)) for g in nb.grades),
+                           key=lambda c: c.cell))
+                    for nb in sub.notebooks]
+                found[(assignment.name, sub.student.id)] = SubmissionGrades(
+                    assignment.name, sub.student.id,
+                    "" if sub.timestamp is None else str(sub.timestamp),
+                    float(sub.score or 0.0), float(sub.late_submission_penalty or 0.0),
+                    float(sub.max_score or 0.0), bool(sub.needs_manual_grade),
+                    sorted(notebooks, key=lambda n: n.name))
+        names = {s.id: ", ".join(n for n in (s.last_name, s.first_name) if n)
+                 for s in gb.students if s.last_name or s.first_name}
+        return ClassGrades(assignments, sorted(s.id for s in gb.students), found, names)

@@ -6,14 +6,31 @@ file renamed over the old one), only after nbgrader has committed that submissio
 killed with kill -9 leaves every record whole or absent: a submission without a record is graded
 again from scratch (nbgrader's --force), one with a record is not, unless the submission changed
 since (its fingerprint) or the record was written for another gradebook.
+
+A record's file is named after the student id where the filesystem can hold that name; an id it
+cannot (longer than a file name may be, or starting with a dot) gets a shortened name and a hash,
+and the record itself holds the id (`file_stem`).
 """
+import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 LEDGER_DIR = Path(".autograder") / "ledger"
+MAX_STEM_BYTES = 200   # file systems hold 255 bytes per name; room for ".json", ".log", ".tmp"
+
+
+def file_stem(student: str) -> str:
+    """A file name (without extension) for a student id: the id itself when every file system
+    holds it, else its first readable characters and a hash of the whole id."""
+    if (0 < len(student.encode("utf-8", "surrogateescape")) <= MAX_STEM_BYTES
+            and "/" not in student and "\0" not in student and not student.startswith(".")):
+        return student
+    digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', student)[:40]}~{digest}"
 
 
 @dataclass
@@ -44,14 +61,20 @@ class Ledger:
         self.root = course / LEDGER_DIR
 
     def path(self, assignment: str, student: str) -> Path:
-        return self.root / assignment / f"{student}.json"
+        return self.root / assignment / f"{file_stem(student)}.json"
 
     def read(self, assignment: str, student: str) -> Outcome | None:
+        outcome = self._load(self.path(assignment, student))
+        if outcome is None or outcome.key != (assignment, student):
+            return None   # absent, unreadable or another id's: graded again
+        return outcome
+
+    @staticmethod
+    def _load(path: Path) -> Outcome | None:
         try:
-            data = json.loads(self.path(assignment, student).read_text())
-            return Outcome(**data)
+            return Outcome(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
-            return None   # absent, or unreadable: graded again
+            return None
 
     def write(self, outcome: Outcome) -> None:
         target = self.path(outcome.assignment, outcome.student)
@@ -66,7 +89,7 @@ class Ledger:
     def all(self) -> list[Outcome]:
         found = []
         for path in sorted(self.root.glob("*/*.json")):
-            outcome = self.read(path.parent.name, path.stem)
-            if outcome is not None:
+            outcome = self._load(path)
+            if outcome is not None and outcome.assignment == path.parent.name:
                 found.append(outcome)
         return found

@@ -13,9 +13,27 @@ fail, and the diagnostic message course.checks writes to name the likely mistake
     code in a submission could print the hidden source from inside the kernel (and is flagged
     by autograder/safety/tamper.py for a person anyway).
 `autograded/` keeps the hidden tests; only feedback/ goes back to students.
+
+`generate` writes the class's feedback so that one student never stops it: each cell is cut to a
+size nbconvert renders quickly (`LimitCellSize`), a student whose pages take too long is skipped
+and reported, and a notebook that could not be read gets a page saying what was received and why
+it scored 0.
 """
+import html
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade, is_solution
+from traitlets import Bool, Integer
 
 HIDDEN_NOTE = "# (hidden tests ran here; their source is not shown)"
 REDACTED = "[a line of a hidden test was here]"
@@ -43,11 +61,31 @@ def _redact(text: str, secrets: set[str]) -> str:
                      for line in text.split("\n"))
 
 
+def test_label(test_id: str, answer_ids: list[str]) -> str:
+    """How the feedback's table of contents names a test cell: its exercise (the answer cell it
+    grades, by the course's naming test_<answer>[_<property>]) and property, e.g.
+    "numerical_gradient: shape 2d"; the grade id itself when it follows no answer's name."""
+    matches = [a for a in answer_ids if test_id == f"test_{a}" or test_id.startswith(f"test_{a}_")]
+    if not matches:
+        return test_id
+    answer = max(matches, key=len)
+    detail = test_id[len(f"test_{answer}"):].strip("_").replace("_", " ")
+    return f"{answer}: {detail}" if detail else answer
+
+
 class HideHiddenTests(ClearHiddenTests):
-    """Strip hidden test source, test tracebacks and leaking outputs from the student's copy."""
+    """Strip hidden test source, test tracebacks and leaking outputs from the student's copy;
+    name each test cell for the table of contents (metadata course_label, read by the
+    course_feedback template in templates/)."""
 
     def preprocess(self, nb, resources):
         self._secrets = hidden_lines(nb)
+        answers = [c.metadata.nbgrader.get("grade_id", "") for c in nb.cells
+                   if is_solution(c)]
+        for cell in nb.cells:
+            if is_grade(cell) and not is_solution(cell):
+                cell.metadata["course_label"] = test_label(
+                    cell.metadata.nbgrader.get("grade_id", ""), answers)
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
@@ -80,18 +118,154 @@ class HideHiddenTests(ClearHiddenTests):
                                                secrets)
 
 
-def generate(course, assignment: str, graded_students: list[str]) -> list[str]:
-    """`nbgrader generate_feedback` for one assignment (this preprocessor applied through
-    nbgrader_config.py); return a problem for every graded student left without feedback."""
-    from pathlib import Path
-    from autograder.nbgrader_cli import nbgrader
-    course = Path(course)
-    result = nbgrader("generate_feedback", assignment, "--force", course=course)
-    problems = []
-    for student in graded_students:
-        folder = course / "feedback" / student / assignment
-        if not any(folder.glob("*.html")):
-            problems.append(f"no feedback for {student}: nbgrader generate_feedback wrote none")
-    if result.returncode != 0 and not problems:
-        problems.append(f"nbgrader generate_feedback {assignment} exited with {result.returncode}")
-    return problems
+# --- limits: one student's notebook never stops the class's feedback ----------------------------
+
+MAX_CELL_CHARS = 10_000    # nbconvert's markdown rendering is quadratic: 120 KB cost 28 s
+STUDENT_SECONDS = 120.0    # a student whose feedback takes longer is skipped and reported
+CUT_NOTE = "\n\n[cut for the feedback page: this cell had {n} characters; the first {m} are shown]"
+
+
+def _cut(text, limit: int):
+    if isinstance(text, list):
+        text = "".join(text)
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return text[:limit] + CUT_NOTE.format(n=len(text), m=limit)
+
+
+class LimitCellSize(Preprocessor):
+    """Cut every cell's source and text outputs to MAX_CELL_CHARS characters before the page is
+    rendered, so one huge cell (a pasted data dump, a markdown bomb) costs no more than a normal
+    one. First in GenerateFeedback.preprocessors (nbgrader_config.py); grading is unaffected."""
+
+    limit = Integer(MAX_CELL_CHARS, help="characters kept per cell source or output").tag(config=True)
+    enabled = Bool(True)  # nbconvert runs a preprocessor only when enabled
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        cell.source = _cut(cell.source, self.limit)
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = _cut(output["text"], self.limit)
+            for mime, value in (output.get("data") or {}).items():
+                if mime.startswith("text/") or mime in ("application/json",):
+                    output["data"][mime] = _cut(value, self.limit)
+        return cell, resources
+
+
+# --- writing the class's feedback ------------------------------------------------------------
+
+@dataclass
+class FeedbackRun:
+    """What `generate` did: students who got feedback, and a sentence per student who did not."""
+    written: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def feedback_folder(course: Path, assignment: str, student: str) -> Path:
+    return Path(course) / "feedback" / student / assignment
+
+
+def _nbgrader_feedback(course: Path, assignment: str, exclude: set[str], limit: float
+                       ) -> tuple[int, str | None]:
+    """Run `nbgrader generate_feedback` for the class less `exclude`, watching its log: when one
+    student's notebooks take longer than `limit` seconds, the run is stopped.
+    Returns (exit status, the student it was stopped on, or None)."""
+    from autograder.nbgrader_cli import nbgrader_env
+    command = [str(Path(sys.executable).parent / "nbgrader"), "generate_feedback", assignment,
+               "--force"]
+    if exclude:
+        command.append(f"--CourseDirectory.student_id_exclude={','.join(sorted(exclude))}")
+    process = subprocess.Popen(command, cwd=course, env=nbgrader_env(), text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    state = {"student": None, "since": time.monotonic()}
+    pattern = re.compile(re.escape(os.sep + "autograded" + os.sep) + r"(.+?)" +
+                         re.escape(os.sep + assignment + os.sep))
+
+    def follow():  # nbgrader logs "Converting notebook .../autograded/<student>/<assignment>/..."
+        for line in process.stderr:
+            found = pattern.search(line)
+            if found and found.group(1) != state["student"]:
+                state["student"], state["since"] = found.group(1), time.monotonic()
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    while process.poll() is None:
+        if state["student"] is not None and time.monotonic() - state["since"] > limit:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return process.returncode, state["student"]
+        time.sleep(0.2)
+    reader.join(timeout=5)
+    return process.returncode, None
+
+
+def generate(course, assignment: str, students: list[str] | None = None,
+             limit: float = STUDENT_SECONDS) -> FeedbackRun:
+    """Feedback HTML for every submission of `assignment` the gradebook holds (of `students`
+    only, if given), through `nbgrader generate_feedback` with this module's preprocessors
+    (nbgrader_config.py): one nbgrader run for the class, stopped and resumed without a student
+    whose feedback takes longer than `limit` seconds. Every submitted notebook that could not be
+    read gets a page of its own saying what was received and why it scored 0."""
+    from autograder.grading import batch, gradebook, submissions
+    course = Path(course).resolve()
+    url = gradebook.gradebook_url(course)
+    everyone = {s for a, s in gradebook.graded_submissions(url, batch.course_id(course))
+                if a == assignment}
+    graded = sorted(s for s in everyone if students is None or s in students)
+    run, skipped, started = FeedbackRun(), set(), time.time()
+    todo = list(graded)
+    while todo:  # one nbgrader run for all of `todo`, again without a student it stopped on
+        _, stopped = _nbgrader_feedback(course, assignment, everyone - set(todo), limit)
+        if stopped is None:
+            break
+        skipped.add(stopped)
+        run.problems.append(f"no feedback for {stopped}: its feedback took longer than "
+                            f"{limit:g} s (skipped; the others go on)")
+        todo = [s for s in todo if s not in skipped and not _fresh(course, assignment, s, started)]
+    unreadable = set()
+    for student in submissions.submitted_students(course, assignment):
+        if students is None or student in students:
+            problems = submissions.check_submission(course, assignment, student)
+            if problems and unreadable_page(course, assignment, student, problems):
+                unreadable.add(student)
+    for student in sorted(set(graded) | unreadable):
+        if student in unreadable or _fresh(course, assignment, student, started):
+            run.written.append(student)
+        elif student not in skipped:
+            run.problems.append(f"no feedback for {student}: nbgrader generate_feedback wrote none")
+    return run
+
+
+def _fresh(course: Path, assignment: str, student: str, since: float) -> bool:
+    """Whether feedback/<student>/<assignment>/ holds a page written since `since`."""
+    return any(p.stat().st_mtime >= since - 1
+               for p in feedback_folder(course, assignment, student).glob("*.html"))
+
+
+def unreadable_page(course: Path, assignment: str, student: str, problems: list[str]) -> list[Path]:
+    """A feedback page for each released notebook of a submission that could not be graded (not
+    valid JSON, or not found under its name): what was received, and why it scored 0."""
+    from autograder.grading import submissions
+    folder = submissions.submission_folder(course, assignment, student)
+    received = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "timestamp.txt")
+    listing = "".join(f"<li><code>{html.escape(str(p.relative_to(folder)))}</code> "
+                      f"({p.stat().st_size:,} bytes)</li>" for p in received) or "<li>nothing</li>"
+    written = []
+    for name in submissions.released_notebooks(course, assignment):
+        about = [p for p in problems if p.startswith(name + " ")]
+        if not about:
+            continue
+        page = feedback_folder(course, assignment, student) / f"{Path(name).stem}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        reasons = "".join(f"<li>{html.escape(p)}</li>" for p in about)
+        page.write_text(
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(name)}: "
+            f"not graded</title></head><body style='font-family:sans-serif;max-width:50em;"
+            f"margin:2em auto'><h1>{html.escape(assignment)}: {html.escape(name)} could not be "
+            f"graded</h1><p>It scored 0. Why:</p><ul>{reasons}</ul><p>What we received from "
+            f"you (<code>{html.escape(student)}</code>) for {html.escape(assignment)}:</p>"
+            f"<ul>{listing}</ul><p>Submit the notebook again under the name "
+            f"<code>{html.escape(name)}</code>, saved from JupyterLab (File &gt; Save), and ask "
+            f"your instructor to grade it again.</p></body></html>", encoding="utf-8")
+        written.append(page)
+    return written
