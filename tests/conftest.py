@@ -71,7 +71,11 @@ GROUP_SECONDS = {
     "test_browser": 450,
     "test_student_repo": 300,    # ~ builds the students' environment first
     "test_hub": 200,             # a local JupyterHub, its users and a browser, once
+    "test_make_clean": 200,      # ~ `make demo` of one assignment on a course with real grades
+    "test_term": 150,            # ~ one class graded three ways
     "test_grading": 140,
+    "test_one_student": 100,     # ~
+    "test_contracts": 60,        # ~
     "mutation-04_window_ner": 80,
     "mutation-07_softmax_with_loss": 70,  # ~
     "mutation-08_training_tips": 70,      # ~
