@@ -3,55 +3,60 @@
 A ``Contract`` states what a function promises (the inputs it accepts, a reference, which arguments
 it leaves alone, the shapes and magnitudes it must handle); each ``check_*`` method then tries the
 student's function on inputs generated from that statement (with Hypothesis) and, when a property
-breaks, raises ``AssertionError`` naming the function, the property, and the SMALLEST input that
-breaks it (Hypothesis shrinks the failing input). Like the rest of ``course.checks``, messages never
+breaks, raises ``AssertionError`` naming the function, the property, and the smallest input found
+that breaks it (Hypothesis shrinks the failing input). Like the rest of ``course.checks``, messages never
 print the reference's values, only the input and the student's own output.
 
 Example: the hidden test cells of ``softmax(x)``, ``x: (N, C)`` -> ``(N, C)``, rows summing to 1::
 
-    # hidden cell 1 (define the contract once, then one property per cell)
+    # hidden cell 1: the contract, then its first property. Import the helpers here, not in the
+    # setup cell (a student may well name a variable `labels` or `call`), and give the contract
+    # and the reference names with a leading underscore, like every hidden oracle.
     from course.contracts import Contract, arrays
 
     def _ref_softmax(x):
         e = np.exp(x - x.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    softmax_contract = Contract(
+    _softmax_contract = Contract(
         "softmax", _ref_softmax,
         args={"x": arrays(("N", "C"), low=-3, high=3, stable=(-1e3, 1e3))},
         dims={"N": (1, 4), "C": (1, 6)},          # sizes drawn in these ranges (beyond the examples')
         edges=[{"N": 1}, {"N": 0}, {"C": 1}],     # one row, an empty batch, one class
     )
-    softmax_contract.check_values(softmax)        # matches the reference on generated inputs
+    _softmax_contract.check_values(softmax)        # matches the reference on generated inputs
 
     # hidden cell 2
-    softmax_contract.check_unchanged(softmax)     # x is not modified in place
+    _softmax_contract.check_unchanged(softmax)     # x is not modified in place
     # hidden cell 3
-    softmax_contract.check_new_output(softmax)    # the result is a new array, not x or a view of x
+    _softmax_contract.check_new_output(softmax)    # the result is a new array, not x or a view of x
     # hidden cell 4
-    softmax_contract.check_edges(softmax)         # N=1, N=0 and C=1 give the reference's shape and values
+    _softmax_contract.check_edges(softmax)         # N=1, N=0 and C=1 give the reference's shape and values
     # hidden cell 5
-    softmax_contract.check_stable(softmax)        # finite and right for x anywhere in [-1e3, 1e3]
+    _softmax_contract.check_stable(softmax)        # finite and right for x anywhere in [-1e3, 1e3]
     # hidden cell 6
-    softmax_contract.check_dtypes(softmax)        # float32 and int64 inputs give float results
+    _softmax_contract.check_dtypes(softmax)        # float32 and int64 inputs give float results
 
 A failure reads, for a softmax that subtracts the row minimum instead of the maximum::
 
-    softmax(x): stable for inputs in the promised range: the output contains NaN at index (0, 0) ...
-    Smallest input that breaks it: x = array([[0.0, 710.0]])  (dims N=1, C=2)
+    softmax(x): stable for inputs in the promised range: the output contains NaN at index (0, 1) ...
+    Smallest input found that breaks it: x = array([[0.0, 710.0]])  (dims N=1, C=2)
 
 What can be stated (``args`` maps each positional argument's name to one of these):
 
 - ``arrays(shape, low, high, dtype=, stable=)``: a float64 array; ``shape`` holds ints and dimension
   names; ``stable=(lo, hi)`` is the range ``check_stable`` draws from instead of ``(low, high)``.
 - ``labels(shape, classes="C")``: an int64 array of class indices in ``[0, C)``.
-- ``numbers(low, high, integer=False)``: a Python float (or int); ``fixed(value)``: always ``value``.
+- ``numbers(low, high, integer=False)``: a Python float (or int); ``choices(values)``: one of them;
+  ``fixed(value)``: always ``value`` (a function to pass, a large array).
 - ``keyed({"W": arrays(...), "b": arrays(...), ...}, min_keys=1, group="params")``: a dict holding a
   drawn subset of these keys in a drawn order (names and orders beyond the examples'); dicts of the
   same ``group`` get the same keys in the same order (params and grads).
 - plain dicts, lists and tuples of the above (a cache tuple, a dict of arrays), and
   ``instance(factory, W=arrays(...), ...)``: ``factory(W=..., ...)``, an object with array attributes.
 
+``no_warnings=True`` makes a numpy warning in the student's code (overflow, division by 0, invalid
+value) a failure, for contracts that promise "no warnings for large inputs".
 ``dims`` maps each dimension name to a size or an inclusive range ``(lo, hi)``; ``edges`` is a list of
 dims overrides, each checked on its own. ``unchanged`` (default: every argument not in ``updated``)
 names the arguments that must come back exactly as they went in (deep: arrays inside dicts, tuples,
@@ -81,12 +86,19 @@ shared between objects through a class attribute or a mutable default argument).
 several calls, e.g. ``[call("forward", {"x": ...}), call("backward", {"dout": ...})]``.
 
 Grading is deterministic (the same examples for every student: derandomised, no example database, no
-deadline) and cheap (``examples`` per property, default 10). The numpy and Hypothesis functions used
-here are captured at import, the judge works on plain float64 copies, and the student's objects are
-never asked to compare themselves, so a later ``np.array_equal = lambda *a: True`` changes nothing.
-Student code runs with numpy warnings off and its printing hidden.
+deadline, no numbers taken from the source of loaded modules, nothing written to disk) and cheap:
+``examples`` per property (default 10; an edge or a dtype gets a third or a half of them), about
+0.02-0.03 s of CPU per passing property on a small function, and a failure's shrinking stops after
+150 tries. The numpy and Hypothesis functions used here are captured at import (``course.checks``
+imports this module, so a notebook's setup cell does it before any student code); the judge works on
+plain float64 copies and never asks the student's objects to compare themselves; numpy's attributes
+as imported are put back while the reference runs, and Hypothesis's while it runs; so a later
+``np.array_equal = lambda *a: True`` or ``np.exp = ...`` changes no verdict. Student code runs with
+numpy warnings off and its printing hidden. A mistake in the contract itself (a spec, a dims name,
+a reference that raises) raises ValueError or the reference's error, not AssertionError.
 """
 import contextlib as _contextlib
+import importlib as _importlib
 import io as _io
 import math as _math
 import warnings as _warnings
@@ -98,21 +110,33 @@ import hypothesis as _hypothesis
 from hypothesis import strategies as _strategies
 
 # Snapshots taken at import: a student's later patch of numpy or Hypothesis cannot change a verdict.
-_np = _NS(**{f: getattr(numpy, f) for f in """array asarray bool_ dtype empty errstate float32 float64
-    floating generic int64 integer isfinite ndarray shares_memory""".split()})
+_np = _NS(**{f: getattr(numpy, f) for f in """array bool_ empty errstate float32 float64 floating integer
+    isfinite ndarray shares_memory""".split()})
 _h = _NS(given=_hypothesis.given, settings=_hypothesis.settings, HealthCheck=_hypothesis.HealthCheck,
          Phase=_hypothesis.Phase, Verbosity=_hypothesis.Verbosity, data=_strategies.data,
          integers=_strategies.integers, floats=_strategies.floats, lists=_strategies.lists,
-         permutations=_strategies.permutations)
+         permutations=_strategies.permutations, sampled_from=_strategies.sampled_from)
 _health_checks = list(_hypothesis.HealthCheck)
+# Hypothesis sometimes draws numbers written in the source of "local" modules (not site-packages), read
+# from every such module loaded and cached in ./.hypothesis/: the examples would then depend on what
+# the kernel has imported, and files would be written beside the notebook. The contract checks turn
+# this off while they run (hypothesis is pinned in requirements.txt; tests/test_contracts.py checks it).
+_providers = _importlib.import_module("hypothesis.internal.conjecture.providers")
+_no_local_constants = _importlib.import_module("hypothesis.internal.constants_ast").Constants()
 _phases = [_hypothesis.Phase.explicit, _hypothesis.Phase.generate, _hypothesis.Phase.shrink]
+# Every public attribute of these modules as imported: a student's later `np.exp = ...` or
+# `hypothesis.settings = ...` is undone while the reference runs (numpy) or while Hypothesis runs.
+_genuine_numpy = [(numpy, {k: v for k, v in vars(numpy).items() if k[0] != "_"})]
+_genuine_hypothesis = [(m, {k: v for k, v in vars(m).items() if k[0] != "_"}) for m in (_hypothesis, _strategies)]
 _redirect_stdout, _redirect_stderr = _contextlib.redirect_stdout, _contextlib.redirect_stderr
 _StringIO, _catch_warnings, _simplefilter = _io.StringIO, _warnings.catch_warnings, _warnings.simplefilter
 
-__all__ = ["Contract", "Protocol", "call", "arrays", "labels", "numbers", "fixed", "keyed", "instance"]
+__all__ = ["Contract", "Protocol", "call", "arrays", "labels", "numbers", "choices", "fixed", "keyed",
+           "instance"]
 
-_SHRINK_BUDGET = 300  # calls of the student's function per property, shrinking included
+_SHRINK_STEPS = 150  # examples tried while shrinking a failure, at most (bounds a failing check's cost)
 _MAX_SHOWN = 400      # characters of one argument shown in a message
+_MAX_ENTRIES = 1000   # entries of one generated array (Hypothesis draws each one: ~40 us apiece)
 
 
 # --- what the generated inputs are made of ---------------------------------------------------------
@@ -201,6 +225,10 @@ class _ArraySpec(_Spec):
     def plan(self, ctx):
         shape = _shape(self.shape, ctx.dims)
         n = _math.prod(shape)
+        if n > _MAX_ENTRIES:
+            raise ValueError(f"arrays: shape {shape} has {n} entries; generated arrays hold at most "
+                             f"{_MAX_ENTRIES} (hidden tests run in every grading: keep dims small, or "
+                             "pass a large fixed array with fixed(...))")
         low, high = ((float(self.stable[0]), float(self.stable[1]))
                      if ctx.mode == "stable" and self.stable is not None else (self.low, self.high))
         dtype = ctx.dtype if ctx.dtype is not None and self.cast else self.dtype
@@ -211,8 +239,25 @@ class _ArraySpec(_Spec):
         else:
             elements = _h.floats(low, high, allow_nan=False, allow_infinity=False,
                                  width=32 if dtype == "float32" else 64)
-        values = ctx.draw(_h.lists(elements, min_size=n, max_size=n)) if n else []
-        return _Array(shape, dtype, values)
+        if not n:
+            return _Array(shape, dtype, [])
+        # How the entries are drawn; Hypothesis tries 0 first when it shrinks: 0 = all zeros (when the
+        # range holds 0: one step to a simple input), 1-3 = each entry anywhere in the range. In the
+        # stable mode also 4-6 = entries at the ends of the range and halfway to them (both signs:
+        # rows spread wide, or all large of one sign), 7-9 = a large shared offset plus entries of
+        # the usual range (rows of large entries close together, e.g. all near -1e3).
+        kind = ctx.draw(_h.integers(0, 9))
+        if kind == 0 and low <= 0 <= high:
+            return _Array(shape, dtype, [0 if dtype == "int64" else 0.0] * n)
+        if kind >= 4 and ctx.mode == "stable" and self.stable is not None and dtype != "int64":
+            if kind <= 6:
+                ends = _h.sampled_from([0.0, high, low, high / 2, low / 2, high * 0.75, low * 0.75])
+                return _Array(shape, dtype, ctx.draw(_h.lists(ends, min_size=n, max_size=n)))
+            offset = ctx.draw(_h.floats(low, high, allow_nan=False, allow_infinity=False))
+            near = ctx.draw(_h.lists(_h.floats(self.low, self.high, allow_nan=False, allow_infinity=False),
+                                     min_size=n, max_size=n))
+            return _Array(shape, dtype, [min(high, max(low, offset + v)) for v in near])
+        return _Array(shape, dtype, ctx.draw(_h.lists(elements, min_size=n, max_size=n)))
 
 
 class _LabelSpec(_Spec):
@@ -237,6 +282,16 @@ class _NumberSpec(_Spec):
             return _Value(ctx.draw(_h.integers(int(self.low), int(self.high))))
         return _Value(ctx.draw(_h.floats(float(self.low), float(self.high), allow_nan=False,
                                           allow_infinity=False)))
+
+
+class _ChoiceSpec(_Spec):
+    def __init__(self, values):
+        self.values = list(values)
+        if not self.values:
+            raise ValueError("choices: give at least one value")
+
+    def plan(self, ctx):
+        return _Value(self.values[ctx.draw(_h.integers(0, len(self.values) - 1))])
 
 
 class _FixedSpec(_Spec):
@@ -291,6 +346,22 @@ def _spec(value):
     return _FixedSpec(value)
 
 
+def _dim_names(spec):
+    """Every dimension name a spec (and the specs inside it) uses."""
+    names = {n for n in getattr(spec, "shape", ()) if isinstance(n, str)}
+    if isinstance(getattr(spec, "classes", None), str):
+        names.add(spec.classes)
+    for inner in [v for _, v in getattr(spec, "items", [])] + list(getattr(spec, "specs", {}).values()):
+        names |= _dim_names(inner)
+    return names
+
+
+def _check_dims(specs, dims, where):
+    missing = sorted(set().union(*[_dim_names(s) for s in specs]) - set(dims))
+    if missing:
+        raise ValueError(f"{where}: dimension(s) {missing} used in a shape but not given in dims")
+
+
 def _size(n, dims):
     if isinstance(n, str):
         if n not in dims:
@@ -324,6 +395,11 @@ def numbers(low, high, *, integer=False):
     return _NumberSpec(low, high, integer)
 
 
+def choices(values):
+    """One of `values` (names, flags, small ints), drawn; shrinks towards the first."""
+    return _ChoiceSpec(values)
+
+
 def fixed(value):
     """Always `value` (an array is copied for every call)."""
     return _FixedSpec(value)
@@ -338,7 +414,11 @@ def keyed(specs, *, min_keys=1, group=None):
 
 
 def instance(factory, **fields):
-    """factory(**fields) with each field drawn from its spec: an object whose attributes are arrays."""
+    """factory(**fields) with each field drawn from its spec: an object whose attributes are arrays.
+
+    The factory is the contract's own (types.SimpleNamespace, a reference class): the reference
+    gets such an object too. To test a student's class, use a Protocol.
+    """
     return _ContainerSpec("instance", [(k, _spec(v)) for k, v in fields.items()], factory)
 
 
@@ -347,7 +427,15 @@ def instance(factory, **fields):
 def _describe_error(error):
     text = str(error)
     text = text if len(text) <= 200 else text[:200] + "..."
-    return f"raised {type(error).__name__}" + (f": {text}" if text else "")
+    hint = " (a numpy warning: the contract asks for none)" if type(error) is FloatingPointError else ""
+    return f"raised {type(error).__name__}" + (f": {text}" if text else "") + hint
+
+
+def _numpy_errors(no_warnings):
+    """numpy's floating-point error handling while the student's code runs: ignored, or (for a
+    contract that promises no warnings) raised, except underflow to 0, which is harmless."""
+    return {"over": "raise", "divide": "raise", "invalid": "raise", "under": "ignore"} if no_warnings \
+        else {"all": "ignore"}
 
 
 def _judge(out, ref, label, rtol, atol, factors, f32=False):
@@ -355,10 +443,16 @@ def _judge(out, ref, label, rtol, atol, factors, f32=False):
     try:
         if ref is None:
             return None
-        if type(ref) is _np.ndarray and ref.dtype.kind in "iub":
+        if type(ref) is _np.ndarray and ref.dtype.kind == "b":
+            if type(out) is not _np.ndarray or out.dtype.kind != "b" or out.shape != ref.shape:
+                what = f"a {out.dtype} array of shape {out.shape}" if type(out) is _np.ndarray else _a(out)
+                return f"{label}: is {what}, expected a bool array of shape {ref.shape}"
+            n = sum(1 for x, y in zip(out.reshape(-1).tolist(), ref.reshape(-1).tolist()) if x != y)
+            return f"{label}: has {n} of {ref.size} entries wrong" if n else None
+        if type(ref) is _np.ndarray and ref.dtype.kind in "iu":
             a = _as_array(out, label, shape=ref.shape, dtype_kind="i")
             n = sum(1 for x, y in zip(a.reshape(-1).tolist(), ref.reshape(-1).tolist()) if x != y)
-            return f"{label}: {n} of {ref.size} entries are wrong" if n else None
+            return f"{label}: has {n} of {ref.size} entries wrong" if n else None
         if type(ref) is _np.ndarray:
             if f32 and type(out) is _np.ndarray and out.dtype == _np.float32:
                 out = _np.array(out, dtype=_np.float64)  # float32 in, float32 out is allowed
@@ -386,6 +480,8 @@ def _judge(out, ref, label, rtol, atol, factors, f32=False):
                 if problem:
                     return problem
             return None
+        if type(ref) is str:
+            return None if type(out) is str and out == ref else f"{label}: is wrong (yours: {_cut(repr(out))})"
         if type(ref) is bool or isinstance(ref, _np.bool_):
             return None if type(out) in (bool, _np.bool_) and bool(out) == bool(ref) else f"{label}: is wrong"
         if type(ref) in (int, float) or isinstance(ref, (_np.floating, _np.integer)):
@@ -449,11 +545,17 @@ def _changed(before, after, path):
                 return problem
         return None
     attributes = getattr(before, "__dict__", None)
-    if type(attributes) is dict and not callable(before):
-        after_attributes = getattr(after, "__dict__", None)
-        if type(after_attributes) is not dict:
-            return f"{path} lost its attributes"
-        return _changed(dict(attributes), dict(after_attributes), path)  # paths read path['W']
+    if type(attributes) is dict and not callable(before):  # an object: its attributes, not new ones
+        theirs = getattr(after, "__dict__", None) if type(after) is type(before) else None
+        if type(theirs) is not dict:
+            return f"{path} was replaced by a {type(after).__name__}"
+        for k, v in attributes.items():
+            if k not in theirs:
+                return f"{path} lost its attribute {k}"
+            problem = _changed(v, theirs[k], f"{path}.{k}")
+            if problem:
+                return problem
+        return None
     if type(before) in (int, float, str, bool, type(None)):
         return None if type(after) is type(before) and (after == before or before != before) else (
             f"{path} was changed")
@@ -464,6 +566,10 @@ def _changed(before, after, path):
 
 class _Failure(Exception):
     """Raised inside Hypothesis's test so that it shrinks; the message is kept outside."""
+
+
+class _Stop(BaseException):
+    """Raised inside Hypothesis's test to end shrinking: Hypothesis lets a BaseException through."""
 
 
 def _quiet():
@@ -477,16 +583,53 @@ def _quiet():
     return stack
 
 
+@_contextlib.contextmanager
+def _genuine(modules):
+    """Within: the modules' attributes as they were at import; after: as the student left them."""
+    changed = [(m, k, ours, m.__dict__.get(k, _missing)) for m, attrs in modules
+               for k, ours in attrs.items() if m.__dict__.get(k, _missing) is not ours]
+    for m, k, ours, _ in changed:
+        setattr(m, k, ours)
+    try:
+        yield
+    finally:
+        for m, k, _, theirs in changed:
+            if theirs is _missing:
+                delattr(m, k)
+            else:
+                setattr(m, k, theirs)
+
+
+_missing = object()
+
+
+_constants_left = {}  # Hypothesis's cache of allowed constants as the last contract check left it
+
+
+def _forget_constants_of_others():
+    """Empty Hypothesis's cache of allowed constants if anything else filled it since the last check
+    (it would hold local modules' constants); keep it otherwise (recomputing it costs ~10 ms)."""
+    cache = _providers.CONSTANTS_CACHE.cache
+    if len(cache) != len(_constants_left) or any(_constants_left.get(k, _missing) is not v
+                                                 for k, v in cache.items()):
+        cache.clear()
+
+
+def _no_local_constants_now():
+    return _no_local_constants
+
+
 def _search(draw_example, judge, examples):
     """Run `judge(example)` (None or a problem) on up to `examples` generated examples; on a problem,
     let Hypothesis shrink it and return (smallest example, its problem); None when all pass."""
-    state = {"calls": 0, "passed": 0, "failure": None}
+    state = {"shrinking": 0, "passed": 0, "failure": None}
 
     def body(data):
+        if state["failure"] is not None:
+            state["shrinking"] += 1
+            if state["shrinking"] > _SHRINK_STEPS:
+                raise _Stop()  # past Hypothesis's engine at once: the last failure is the smallest yet
         example = draw_example(data.draw)
-        if state["calls"] >= _SHRINK_BUDGET:
-            return  # shrinking has used its budget: keep the smallest failure found so far
-        state["calls"] += 1
         problem = judge(example)
         if problem is None:
             state["passed"] += 1
@@ -497,14 +640,22 @@ def _search(draw_example, judge, examples):
     test = _h.settings(max_examples=examples, derandomize=True, database=None, deadline=None,
                        suppress_health_check=_health_checks, phases=_phases, print_blob=False,
                        report_multiple_bugs=False, verbosity=_h.Verbosity.quiet)(_h.given(_h.data())(body))
-    with _quiet():
+    saved = _providers._get_local_constants
+    _providers._get_local_constants = _no_local_constants_now
+    _forget_constants_of_others()
+    with _quiet(), _genuine(_genuine_hypothesis):
         try:
             test()
-        except _Failure:
+        except (_Failure, _Stop):
             pass
-        except Exception as error:  # Hypothesis's own complaint (e.g. flaky after the budget)
+        except Exception as error:  # the contract's own mistake (a spec, the reference), or Hypothesis's
             if state["failure"] is None:
-                raise RuntimeError(f"contract check could not run: {error!r}") from None
+                error.add_note("(raised while running a contract check: the contract or its reference is wrong)")
+                raise
+        finally:
+            _providers._get_local_constants = saved
+            _constants_left.clear()
+            _constants_left.update(_providers.CONSTANTS_CACHE.cache)
     if state["failure"] is None and state["passed"] == 0:
         raise AssertionError("the contract check ran no example (was Hypothesis or numpy changed?)")
     return state["failure"]
@@ -551,10 +702,13 @@ class Contract:
     updated: names of arguments the function changes in place, judged against the reference's.
     dtypes: input dtypes for check_dtypes ("float32", "int64"). rtol, atol, factors: as check_array.
     examples: generated examples per property (kept small: hidden tests run in every grading).
+    no_warnings: the contract promises no numpy warning (overflow, division by 0, invalid value;
+    underflow to 0 is allowed): one is a failure of whichever property meets it.
     """
 
     def __init__(self, name, reference, args, *, dims=None, edges=(), unchanged=None, updated=(),
-                 dtypes=("float32", "int64"), rtol=1e-6, atol=1e-9, factors=None, examples=10):
+                 dtypes=("float32", "int64"), rtol=1e-6, atol=1e-9, factors=None, examples=10,
+                 no_warnings=False):
         if type(args) is not dict or not args:
             raise ValueError("args must be a non-empty dict {argument name: spec}")
         self.name, self.reference = str(name), reference
@@ -573,8 +727,10 @@ class Contract:
         for d in dtypes:
             if d not in ("float32", "int64"):
                 raise ValueError(f"dtypes: {d!r} is not 'float32' or 'int64'")
+        _check_dims(self.specs.values(), self.dims, f"the contract of {name}")
         self.dtypes, self.rtol, self.atol, self.factors = list(dtypes), rtol, atol, factors
-        self.examples = int(examples)
+        self.examples, self.no_warnings = int(examples), bool(no_warnings)
+        self.used_dims = set().union(*[_dim_names(s) for s in self.specs.values()])
         self.call = f"{self.name}({', '.join(self.specs)})"
 
     # -- the properties --------------------------------------------------------------------------
@@ -603,7 +759,7 @@ class Contract:
 
     def check_stable(self, f):
         """f matches the reference (finite) on inputs drawn in the arguments' `stable` ranges."""
-        if not any(isinstance(s, _ArraySpec) and s.stable is not None for s in self._array_specs()):
+        if not any(isinstance(s, _ArraySpec) and s.stable is not None for s in self._all_specs()):
             raise ValueError(f"the contract of {self.name} gives no argument a stable=(lo, hi) range")
         self._property(f, "stable for inputs in the promised range", self._judge_values, mode="stable")
 
@@ -618,7 +774,7 @@ class Contract:
 
     # -- machinery ---------------------------------------------------------------------------------
 
-    def _array_specs(self):
+    def _all_specs(self):
         found, todo = [], list(self.specs.values())
         while todo:
             s = todo.pop()
@@ -641,19 +797,20 @@ class Contract:
         if found:
             example, problem = found
             raise AssertionError(f"{self.call}: {prop}: {problem}\n"
-                                 f"Smallest input that breaks it: {example.show(self.dims)}")
+                                 f"Smallest input found that breaks it: {example.show(self.used_dims)}")
 
     def _run(self, f, example, f64=False):
         """(args as passed, output, None) or (args, None, problem) for a call of f on a fresh build."""
         args = example.build(f64)
         try:
-            return args, f(*args), None
+            with _np.errstate(**_numpy_errors(self.no_warnings)):
+                return args, f(*args), None
         except Exception as error:  # any failure of the student's code is this property's failure
             return args, None, _describe_error(error)
 
     def _reference(self, example):
         args = example.build(f64=True)
-        with _np.errstate(all="ignore"):
+        with _np.errstate(all="ignore"), _genuine(_genuine_numpy):
             out = self.reference(*args)
         return args, out
 
@@ -679,7 +836,8 @@ class Contract:
             if name in self.unchanged:
                 change = _changed(pristine[i], args[i], name)
                 if change:
-                    return f"the input {change}: work on a copy (e.g. {name}.copy() or x = x + ..., not x += ...)"
+                    return (f"the input {change}: work on a copy ({name}.copy(), or "
+                            f"{name} = {name} + ... instead of {name} += ...)")
         return None
 
     def _judge_new_output(self, f, example, dtype):
@@ -698,9 +856,10 @@ class Contract:
 
 
 def _sentence(problem):
-    """'the output: has shape ...' -> 'the output has shape ...' (check_array's 'name: problem')."""
-    if problem is not None and problem.startswith("the output: "):
-        return "the output " + problem[len("the output: "):]
+    """"the output[1]: has shape ..." -> "the output[1] has shape ..." (check_array's "name: problem")."""
+    if problem is not None and problem.startswith("the output"):
+        label, colon, rest = problem.partition(": ")
+        return f"{label} {rest}" if colon and " " not in label[len("the output"):] else problem
     return problem
 
 
@@ -769,19 +928,22 @@ class Protocol:
     or [call("update", {"params": keyed(P, group="p"), "grads": keyed(P, group="p")},
     updated=["params"])]; a sequence is `rounds` (lo, hi) rounds. A keyed group keeps its keys or
     gains new ones from one call to the next, in a new order each call; dims are drawn once per
-    sequence. rtol, atol, factors: as check_array; examples: sequences per property.
+    sequence. rtol, atol, factors: as check_array; examples: sequences per property; no_warnings:
+    as Contract.
     """
 
     def __init__(self, name, reference, calls, *, dims=None, rounds=(2, 3), rtol=1e-6, atol=1e-9,
-                 factors=None, examples=10):
+                 factors=None, examples=10, no_warnings=False):
         if not calls or not all(isinstance(c, _Step) for c in calls):
             raise ValueError("calls must be a non-empty list of call(method, args, ...)")
         self.name, self.reference, self.steps = str(name), reference, list(calls)
         self.dims = {k: _dim_range(v, k) for k, v in (dims or {}).items()}
+        _check_dims([s for step in self.steps for s in step.specs.values()], self.dims, f"the protocol of {name}")
         self.rounds = _dim_range(rounds, "rounds")
         if self.rounds[0] < 1:
             raise ValueError("rounds: at least one round")
         self.rtol, self.atol, self.factors, self.examples = rtol, atol, factors, int(examples)
+        self.no_warnings = bool(no_warnings)
 
     def check_sequence(self, make):
         """A fresh object from make() gives the reference's results (outputs, `updated` arguments)
@@ -825,7 +987,7 @@ class Protocol:
                 problem += (" (this sequence passes on a fresh object when run alone: the result depends "
                             "on objects made before: is state shared between objects, e.g. a class attribute?)")
             raise AssertionError(f"{self.name}: {prop}: {problem}\n"
-                                 f"Smallest sequence that breaks it (obj = {self.name}() made fresh):\n"
+                                 f"Smallest sequence found that breaks it (obj = {self.name}() made fresh):\n"
                                  f"{seq.show(self.dims, at)}")
 
     def _run_sequence(self, obj, seq, expected, label):
@@ -839,7 +1001,8 @@ class Protocol:
             if not callable(method):
                 return (i + 1, f"{label} has no method {step.method}"), gave
             try:
-                out = method(*args)
+                with _np.errstate(**_numpy_errors(self.no_warnings)):
+                    out = method(*args)
             except Exception as error:
                 return (i + 1, f"{where} {_describe_error(error)}"), gave
             names = list(step.specs)
@@ -848,7 +1011,7 @@ class Protocol:
                 ref_out, ref_updated = expected[i] if i < len(expected) else (None, dict.fromkeys(step.updated))
             else:
                 ref_args = [p.build(f64=True) for _, p in plans]
-                with _np.errstate(all="ignore"):
+                with _np.errstate(all="ignore"), _genuine(_genuine_numpy):
                     ref_out = getattr(expected, step.method)(*ref_args)
                 ref_updated = {n: ref_args[names.index(n)] for n in step.updated}
             problem = _judge(out, ref_out, f"the output of {where}", self.rtol, self.atol, self.factors)
@@ -877,7 +1040,7 @@ class Protocol:
         obj, problem = self._new(make, "student's")
         if problem:
             return problem
-        with _np.errstate(all="ignore"):
+        with _np.errstate(all="ignore"), _genuine(_genuine_numpy):
             reference = self.reference()
         return self._run_sequence(obj, seq, reference, "the object")[0]
 
@@ -907,5 +1070,5 @@ def _sentence_at(problem, where):
 
 
 # At the end: course.checks imports this module at its own end, so either may be imported first.
-from course.checks import as_array as _as_array, check_array as _check_array  # noqa: E402
+from course.checks import _a, as_array as _as_array, check_array as _check_array  # noqa: E402
 from course.checks import check_scalar as _check_scalar  # noqa: E402

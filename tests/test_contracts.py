@@ -1,12 +1,13 @@
 """course.contracts: each kind of contract breach is caught on a small deliberately wrong function,
 with the smallest breaking input in the message; a correct function passes every property."""
+import ast
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from course.contracts import Contract, Protocol, arrays, call, instance, keyed, labels
+from course.contracts import Contract, Protocol, arrays, call, choices, instance, keyed, labels
 
 
 def ref_softmax(x):
@@ -62,7 +63,7 @@ def test_an_array_changed_in_place_is_caught_with_the_smallest_input():
     msg = failure(SOFTMAX.check_unchanged, shifts_in_place)
     assert msg.startswith("softmax(x): leaves its inputs unchanged: the input x was modified in place")
     # x -= max changes nothing where x is 0 and its row's maximum: the smallest breaking input is 1
-    assert "Smallest input that breaks it: x = array([[1.0]])  (dims N=1, C=1)" in msg
+    assert "Smallest input found that breaks it: x = array([[1.0]])  (dims N=1, C=1)" in msg
 
 
 def ref_affine_backward(dout, cache):
@@ -105,8 +106,14 @@ def test_a_dict_of_arrays_and_an_objects_attributes_are_compared_deeply():
                         dims={"N": (1, 3), "D": (1, 3), "H": (1, 3)})
     contract.check_values(forward_that_decays)
     msg = failure(contract.check_unchanged, forward_that_decays)
-    assert "the input layer['W'] was modified in place (1 of 1 values changed)" in msg
-    assert "layer = Layer(W=array([[1.0]]))" in msg or "layer = Layer(W=array([[-1.0]]))" in msg
+    assert "the input layer.W was modified in place (1 of 1 values changed)" in msg
+    assert "layer = Layer(W=array([[" in msg
+
+    def forward_that_caches(layer, x):  # a new attribute is no change of the caller's parameters
+        layer.x = x
+        return x @ layer.W
+
+    contract.check_unchanged(forward_that_caches)
 
     def norms(grads):
         return {k: float(np.sqrt(np.sum(g * g))) for k, g in grads.items()}
@@ -119,7 +126,7 @@ def test_a_dict_of_arrays_and_an_objects_attributes_are_compared_deeply():
     grads = Contract("grad_norms", norms, args={"grads": keyed({"W": arrays((2, 2)), "b": arrays((2,))})})
     grads.check_unchanged(norms)
     msg = failure(grads.check_unchanged, norms_that_clip)
-    assert "was modified in place (1 of" in msg and "Smallest input that breaks it: grads = {" in msg
+    assert "was modified in place (1 of" in msg and "Smallest input found that breaks it: grads = {" in msg
 
 
 # --- (2) an output that is an input or a view of one --------------------------------------------------
@@ -172,7 +179,7 @@ def test_edge_shapes_an_empty_batch_and_a_dimension_of_one_are_caught():
 
     msg = failure(SOFTMAX.check_edges, global_max)
     assert "edge shape N=0 (an empty batch): raised ValueError" in msg
-    assert "Smallest input that breaks it: x = an empty array of shape (0, 1)  (dims N=0, C=1)" in msg
+    assert "Smallest input found that breaks it: x = an empty array of shape (0, 1)  (dims N=0, C=1)" in msg
 
     def squeezed(x):
         return np.squeeze(softmax(x))
@@ -208,7 +215,43 @@ def test_a_shift_by_the_minimum_is_exposed_by_a_wide_spread_row():
     SOFTMAX.check_values(min_shift)  # right on inputs near 1
     msg = failure(SOFTMAX.check_stable, min_shift)
     assert "stable for inputs in the promised range: the output contains NaN" in msg
-    assert "x = array([[0.0, 710.0]])" in msg  # the smallest spread where exp overflows
+    shown = msg.split("Smallest input found that breaks it: x = array(")[1].split(")")[0]
+    (low, high), = [sorted(row) for row in ast.literal_eval(shown)]  # one row, two entries
+    assert 709 < high - low <= 711  # shrunk to a spread just past exp's overflow (e^709.8 is the max)
+
+
+def test_rows_of_large_negative_entries_and_a_shift_by_the_mean_are_caught():
+    def shift_if_positive(x):  # exp underflows to 0 in every entry of a row near -1e3: 0/0
+        e = np.exp(x - np.maximum(x.max(axis=1, keepdims=True), 0))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def mean_shift(x):  # overflows once a row spreads over about 1400
+        e = np.exp(x - x.mean(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    for wrong in (shift_if_positive, mean_shift):
+        SOFTMAX.check_values(wrong)
+        assert "stable for inputs in the promised range: the output contains NaN" in failure(
+            SOFTMAX.check_stable, wrong)
+
+
+def test_a_warning_is_a_failure_where_the_contract_promises_none():
+    def ref_sigmoid_prime(z):
+        s = np.exp(-np.logaddexp(0.0, -z))
+        return s * (1 - s)
+
+    def warns(z):  # right values (exp(1000) = inf gives 0), with an overflow warning
+        s = 1 / (1 + np.exp(-z))
+        return s * (1 - s)
+
+    args = {"z": arrays(("N",), -5, 5, stable=(-1e3, 1e3))}
+    quiet = Contract("sigmoid_prime", ref_sigmoid_prime, args=args, dims={"N": (1, 3)}, no_warnings=True)
+    quiet.check_stable(ref_sigmoid_prime)
+    quiet.check_values(warns)
+    msg = failure(quiet.check_stable, warns)
+    assert "raised FloatingPointError: overflow encountered in exp (a numpy warning" in msg
+    assert "Smallest input found that breaks it: z = array([-710.0])  (dims N=1)" in msg
+    Contract("sigmoid_prime", ref_sigmoid_prime, args=args, dims={"N": (1, 3)}).check_stable(warns)
 
 
 def test_an_unstable_backward_pass_is_caught():
@@ -400,6 +443,43 @@ def test_a_round_of_several_calls_with_an_input_changed_in_place():
     assert "(backward): work on a copy" in msg
 
 
+def test_names_beyond_the_examples_are_drawn_from_choices():
+    def ref_activate(z, name):
+        return {"relu": np.maximum(z, 0), "tanh": np.tanh(z), "sigmoid": 1 / (1 + np.exp(-z))}[name]
+
+    def knows_two(z, name):
+        return np.maximum(z, 0) if name == "relu" else np.tanh(z)
+
+    activate = Contract("activate", ref_activate,
+                        args={"z": arrays(("N",)), "name": choices(["relu", "tanh", "sigmoid"])},
+                        dims={"N": (1, 3)})
+    activate.check_values(ref_activate)
+    msg = failure(activate.check_values, knows_two)
+    assert "name = 'sigmoid'" in msg
+
+
+def test_outputs_of_labels_masks_and_tags_are_judged_exactly():
+    def ref_predict(scores):
+        return np.argmax(scores, axis=1), scores > 0, ["B-PER" if s > 0 else "O" for s in scores[:, 0]]
+
+    def predict_off_by_one_mask(scores):
+        return np.argmax(scores, axis=1), scores >= 0, ["B-PER" if s > 0 else "O" for s in scores[:, 0]]
+
+    def predict_float_labels(scores):
+        return np.argmax(scores, axis=1).astype(float), scores > 0, ["B-PER" if s > 0 else "O" for s in scores[:, 0]]
+
+    def predict_wrong_tag(scores):
+        return np.argmax(scores, axis=1), scores > 0, ["PER" if s > 0 else "O" for s in scores[:, 0]]
+
+    predict = Contract("predict", ref_predict, args={"scores": arrays(("N", "C"))},
+                       dims={"N": (1, 3), "C": (1, 3)})
+    predict.check_values(ref_predict)
+    msg = failure(predict.check_values, predict_off_by_one_mask)
+    assert "generated inputs: the output[1] has 1 of 1 entries wrong" in msg
+    assert "has float dtype float64: expected integers" in failure(predict.check_values, predict_float_labels)
+    assert "is wrong (yours: 'PER')" in failure(predict.check_values, predict_wrong_tag)
+
+
 # --- messages, determinism, tampering ------------------------------------------------------------------
 
 def test_messages_never_show_the_reference_values():
@@ -445,7 +525,8 @@ def test_the_same_messages_in_fresh_interpreters_with_other_hash_seeds():
                               env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}).stdout
                for seed in ("1", "2")]
     assert outputs[0] == outputs[1]
-    assert "x = array([[0.0, 710.0]])" in outputs[0] and outputs[0].endswith("passed\n")
+    assert "Smallest input found that breaks it: x = array([[0.0, 710.0]])  (dims N=1, C=2)" in outputs[0]
+    assert outputs[0].endswith("passed\n")
 
 
 def test_a_student_patch_of_numpy_after_import_changes_no_verdict(monkeypatch):
@@ -480,3 +561,116 @@ def test_a_student_patch_of_numpy_after_import_changes_no_verdict(monkeypatch):
 
 
 numpy_array = np.array
+
+
+def test_a_student_patch_of_numpy_does_not_reach_the_reference(monkeypatch):
+    genuine_exp = np.exp
+
+    def softmax_with_the_patch(x):  # uniform rows once np.exp is patched: wrong
+        e = np.exp(x - np.max(x, axis=1, keepdims=True))
+        return e / np.sum(e, axis=1, keepdims=True)
+
+    monkeypatch.setattr(np, "exp", lambda x: genuine_exp(x) * 0 + 1)  # the reference calls np.exp too
+    msg = failure(SOFTMAX.check_values, softmax_with_the_patch)
+    assert "matches the reference on generated inputs: the output" in msg
+    assert np.exp(np.array([5.0]))[0] == 1  # the student's patch is still in place after the check
+
+
+def test_examples_do_not_depend_on_local_modules_and_nothing_is_written(tmp_path):
+    """Hypothesis can draw numbers found in the source of local modules and cache them in
+    ./.hypothesis: the contract checks turn that off, so every kernel draws the same examples."""
+    (tmp_path / "student_helpers.py").write_text(
+        "CONSTANTS = [" + ", ".join(f"{v}.5, -{v}.25" for v in range(700, 760)) + "]\n")
+    probe = "import student_helpers\n" + PROBE
+    env = {"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    with_module = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                 check=True, cwd=tmp_path, env=env).stdout
+    plain = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True,
+                           cwd=tmp_path, env=env).stdout
+    assert with_module == plain
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student_helpers.py"]
+
+
+def test_a_student_patch_of_hypothesis_after_import_changes_no_verdict(monkeypatch):
+    import hypothesis
+    import hypothesis.strategies as st
+
+    def min_shift(x):
+        e = np.exp(x - x.min(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    expected = failure(SOFTMAX.check_stable, min_shift)
+    monkeypatch.setattr(hypothesis, "given", lambda *a, **k: (lambda f: (lambda *a, **k: None)))
+    monkeypatch.setattr(hypothesis, "settings", lambda *a, **k: (lambda f: f))
+    monkeypatch.setattr(st, "floats", lambda *a, **k: st.just(0.0))
+    monkeypatch.setattr(st, "lists", lambda *a, **k: st.just([]))
+    assert failure(SOFTMAX.check_stable, min_shift) == expected
+
+
+def test_a_check_that_ran_no_example_fails(monkeypatch):
+    import course.contracts as contracts
+
+    monkeypatch.setattr(contracts._h, "given", lambda *a, **k: (lambda f: (lambda: None)))
+    assert "ran no example" in failure(SOFTMAX.check_values, softmax)
+
+
+def test_the_students_printing_and_numpy_warnings_stay_out_of_the_output(capsys):
+    def chatty(x):
+        print("debugging", x)
+        return softmax(x) + np.log(0.0) * 0  # a divide-by-zero warning, and NaN
+    with _no_warning():
+        msg = failure(SOFTMAX.check_values, chatty)
+    assert "contains NaN" in msg
+    assert capsys.readouterr() == ("", "")
+
+
+def _no_warning():
+    import warnings
+    catcher = warnings.catch_warnings(record=True)
+
+    class Guard:
+        def __enter__(self):
+            self.seen = catcher.__enter__()
+            warnings.simplefilter("always")
+
+        def __exit__(self, *exc):
+            catcher.__exit__(*exc)
+            assert not self.seen, [str(w.message) for w in self.seen]
+
+    return Guard()
+
+
+def test_a_wrong_statement_of_the_contract_is_an_error_for_the_author_not_the_student():
+    with pytest.raises(ValueError, match="'y' is not an argument of softmax"):
+        Contract("softmax", ref_softmax, args={"x": arrays((2, 2))}, unchanged=["y"])
+    with pytest.raises(ValueError, match=r"dimension\(s\) \['C'\] used in a shape but not given in dims"):
+        Contract("softmax", ref_softmax, args={"x": arrays(("N", "C"))}, dims={"N": 2})
+    with pytest.raises(ValueError, match="gives no argument a stable"):
+        Contract("softmax", ref_softmax, args={"x": arrays((2, 2))}).check_stable(softmax)
+    with pytest.raises(ValueError, match="generated arrays hold at most 1000"):
+        Contract("big", ref_softmax, args={"x": arrays((100, 100))}).check_values(softmax)
+    broken = Contract("softmax", lambda x: 1 / 0, args={"x": arrays((2, 2))})
+    with pytest.raises(ZeroDivisionError) as caught:
+        broken.check_values(softmax)
+    assert "the contract or its reference is wrong" in caught.value.__notes__[0]
+
+
+def test_the_usage_guide_runs_as_written():
+    import textwrap
+
+    import course.contracts
+
+    guide = course.contracts.__doc__
+    example = textwrap.dedent(guide.split("rows summing to 1::\n")[1].split("\nA failure reads")[0])
+    namespace = {"np": np, "softmax": softmax}
+    exec(compile(example, "usage guide", "exec"), namespace)  # every property passes a correct softmax
+
+    def min_shift(x):
+        e = np.exp(x - x.min(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    documented = textwrap.dedent(guide.split("maximum::\n")[1].split("\nWhat can be stated")[0]).strip()
+    msg = failure(namespace["_softmax_contract"].check_stable, min_shift)
+    first, second = documented.split("\n")
+    assert msg.startswith(first.rstrip(". ")) and msg.endswith(second)

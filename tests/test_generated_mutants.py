@@ -51,6 +51,11 @@ def test_arith_parenthesises_a_replacement_that_binds_less_tightly():
     assert "return y / (x * 2)" in solution_lines(m)
 
 
+def test_a_replacement_already_in_parentheses_gets_no_second_pair():
+    (m,) = gen.generate("f", cell("return (x > 0).astype(int)"), ("boundary",)).mutants
+    assert "return (x >= 0).astype(int)" in solution_lines(m)
+
+
 def test_boundary_moves_a_comparison_boundary():
     assert changes(cell("return x > 0 or y <= 1"), "boundary") == {
         ("x > 0", "x >= 0"), ("y <= 1", "y < 1")}
@@ -174,6 +179,14 @@ def test_uncompilable_and_identical_mutants_are_dropped(monkeypatch):
     assert (made.mutants, made.uncompilable, made.identical) == ([], 1, 1)
 
 
+def test_a_cell_that_does_not_parse_is_named_not_skipped_silently():
+    made = gen.generate("f", "%matplotlib inline\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+    assert (made.mutants, made.unparsable) == ([], ["f"])
+    r = fake_report({}, {})
+    r.unparsable = made.unparsable
+    assert r.problems == ["f: the solution cell does not parse as Python, so no mutant is generated from it"]
+
+
 def test_a_mutant_with_the_solution_s_tree_is_dropped():
     made = gen.generate("f", cell("return g(x, x) + g(x, y)"), ("swap_args",))
     assert [m.after for m in made.mutants] == ["g(y, x)"] and made.identical == 1
@@ -263,3 +276,20 @@ def test_every_generated_mutant_is_killed_or_listed(assignment):
     print(report.details())
     assert report.mutants, f"no mutant generated from {assignment}'s solution cells"
     assert report.problems == [], "\n".join(report.problems)
+
+
+def test_generated_mutants_run_as_notebook_cells_and_are_judged_on_their_own_cell(tmp_path):
+    """The tiny notebook of test_mutation: double's solution `return 2 * x` gives `2 / x` and
+    `3 * x`; both lose points on double's own tests, in one shared kernel."""
+    from test_mutation import tiny_notebook
+    import nbformat
+
+    nb = tiny_notebook()
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, str(path))
+    made = mutation.generated_mutants(nb)
+    assert sorted(m.after for m in made.mutants) == ["2 / x", "3"]
+    results = mutation.run(path, [mutation.as_mutant(m) for m in made.mutants], workers=1, timeout=5)
+    solutions = mutation.solution_ids(nb)
+    assert [mutation.killed(r, solutions) for r in results] == [True, True]
+    assert all(t.grade_id.startswith("test_double") for r in results for t in r.failing)

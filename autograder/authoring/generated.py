@@ -10,7 +10,8 @@ Operators (each names what it changes; the ids below use these names):
     arith        an arithmetic operator swapped: + -, * /, // /, ** *, @ * (also in `x op= e`),
                  and a unary minus dropped
     boundary     a comparison's boundary moved: > >=, < <=
-    constant     a number changed (n -> n + 1, as mutmut does), True <-> False
+    constant     a number changed (n -> n + 1, as mutmut does), True <-> False (an axis literal
+                 is left to `axis`; strings are not changed)
     copy         a copy dropped or an output aliased to an input: `e.copy()` -> `e`,
                  `np.copy(e)` -> `e`, `np.array(e, ...)` -> `np.asarray(e, ...)`
     inplace      an augmented assignment to an input: `a = a op e` -> `a op= e`, and
@@ -33,13 +34,14 @@ module file rewritten on disk and a pytest run per mutant (mutmut 3 adds trampol
 source tree, cosmic-ray a session database and workers). Here a mutant must be one notebook cell run
 in the harness's shared kernels (autograder/authoring/mutation.py), so all either library would
 give us is the few generic operators, at the price of a pinned dependency and a second parse tree.
-The operators are written with the standard library's `ast`, about 300 lines.
+The operators are written with the standard library's `ast` (this module, no new dependency).
 
 How a mutant's source is made: the cell is parsed whole (the SOLUTION markers are comments), each
 expression or statement inside a solution region is changed on a copy, and only the source text
-of that node is replaced by `ast.unparse` of the changed node (in parentheses unless it is an atom),
-so the rest of the cell, comments included, stays as written and the diff shows one change. A
-mutant that does not compile, or whose tree is the original's (or another mutant's), is dropped.
+of that node is replaced by `ast.unparse` of the changed node (in parentheses where precedence could
+need them), so the rest of the cell, comments included, stays as written and the diff shows one
+change. Each mutant makes one change (first order). A mutant that does not compile, or whose tree
+is the original's (or another mutant's), is dropped and counted.
 
 Ids: `<cell>:<operator>:<8 hex digits>`, the hash of the cell, the operator, the unparsed statement,
 the unparsed node before and after, and which occurrence of that same change in the cell it is. It
@@ -53,7 +55,7 @@ import ast
 import copy
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 OPERATORS = ("arith", "boundary", "constant", "copy", "inplace", "axis", "sum_mean", "transpose",
@@ -65,7 +67,7 @@ BOUNDARY = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt}
 NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.MatMult)
 # Calls whose two arguments may be swapped without changing the result.
 SYMMETRIC_CALLS = {"max", "min", "maximum", "minimum", "add", "multiply", "logaddexp", "isclose",
-                   "allclose", "array_equal", "outer_symmetric"}
+                   "allclose", "array_equal"}
 # numpy functions whose second positional argument is an axis.
 AXIS_FUNCTIONS = {"sum", "mean", "max", "min", "argmax", "argmin", "amax", "amin", "concatenate",
                   "stack", "cumsum", "prod", "std", "var", "expand_dims", "squeeze", "flip"}
@@ -347,6 +349,12 @@ class _Source:
     def _char(self, line: int, col: int) -> int:
         return len(self.lines[line - 1].encode()[:col].decode(errors="ignore"))
 
+    def in_parentheses(self, node: ast.AST) -> bool:
+        """Whether node's text is directly enclosed in parentheses: `(` right before, `)` right after."""
+        before = self.lines[node.lineno - 1][:self._char(node.lineno, node.col_offset)].rstrip()
+        after = self.lines[node.end_lineno - 1][self._char(node.end_lineno, node.end_col_offset):].lstrip()
+        return before.endswith("(") and after.startswith(")")
+
     def replace(self, node: ast.AST, text: str) -> str:
         """The source with node's text replaced; continuation lines of text get node's indent."""
         first, last = node.lineno, node.end_lineno
@@ -358,11 +366,12 @@ class _Source:
         return "\n".join(self.lines[:first - 1] + [prefix + text + suffix] + self.lines[last:])
 
 
-def _expression_text(new: ast.AST, old: ast.AST, parent: ast.AST | None) -> str:
+def _expression_text(new: ast.AST, old: ast.AST, parent: ast.AST | None, enclosed: bool) -> str:
     """The text that replaces `old`: new unparsed, in parentheses unless it is an atom or it
-    stands where any expression may (a statement's value, a call's argument)."""
+    stands where any expression may (a statement's value, a call's argument, inside parentheses
+    of the source: `enclosed`)."""
     text = ast.unparse(new)
-    free = isinstance(parent, (ast.stmt, ast.keyword)) or isinstance(parent, ast.Call) \
+    free = enclosed or isinstance(parent, (ast.stmt, ast.keyword)) or isinstance(parent, ast.Call) \
         and any(a is old for a in parent.args)
     if isinstance(new, ATOMS) or free and not isinstance(new, (ast.Tuple, ast.NamedExpr)):
         return text
@@ -423,17 +432,19 @@ class Generated:
     mutants: list[GeneratedMutant]
     uncompilable: int = 0
     identical: int = 0
+    unparsable: list[str] = field(default_factory=list)  # cells that do not parse: no mutants
 
 
 def generate(cell: str, source: str, operators=OPERATORS) -> Generated:
     """The mutants of one solution cell (grade id `cell`, its whole source), in source order.
 
-    Only code between the SOLUTION markers is changed. A cell that does not parse has none.
+    Only code between the SOLUTION markers is changed. A cell that does not parse has none (and
+    is named in `unparsable`, which the harness reports as a problem).
     """
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return Generated([])
+        return Generated([], unparsable=[cell])
     regions = solution_regions(source)
     text = _Source(source)
     parents = _parents(tree)
@@ -480,7 +491,7 @@ def generate(cell: str, source: str, operators=OPERATORS) -> Generated:
                 if operator not in operators or operator in ("arith", "constant") and id(node) in axis_literals:
                     continue
                 for new in make(node, parent):
-                    after = _expression_text(new, node, parent)
+                    after = _expression_text(new, node, parent, text.in_parentheses(node))
                     add(operator, node, statement_text, ast.unparse(node), ast.unparse(new),
                         text.replace(node, after))
     return out
@@ -495,6 +506,7 @@ def generate_notebook(nb, is_solution, grade_id, operators=OPERATORS) -> Generat
             total.mutants += g.mutants
             total.uncompilable += g.uncompilable
             total.identical += g.identical
+            total.unparsable += g.unparsable
     return total
 
 

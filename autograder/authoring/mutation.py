@@ -7,7 +7,8 @@ allowed, a per-cell timeout; see `run` for the fast and the faithful mode) and s
 with nbgrader's own rule (`nbgrader.utils.determine_grade`: an error or any stderr output scores 0).
 
     python -m autograder.authoring.mutation 01_gradients [--faithful] [--workers 2] [--only TEXT] [-v]
-    python -m autograder.authoring.mutation 01_gradients --generated [--no-cache] [--no-catalog]
+    python -m autograder.authoring.mutation 01_gradients --generated [--no-cache] [--no-catalog] [--toml]
+    python -m autograder.authoring.mutation all --generated --no-catalog   # every notebook
 
 prints one row per mutant: kind, verdict, failing test cells, score.
 
@@ -477,6 +478,7 @@ class GeneratedReport:
     ran: int = 0                       # executed now (the rest came from the cache)
     seconds: float = 0.0
     source_problem: str | None = None  # the unmodified notebook does not get full marks
+    unparsable: list[str] = field(default_factory=list)  # solution cells that do not parse
 
     def _ids(self, survived: bool) -> list[str]:
         return [m.id for m in self.mutants if self.verdicts[m.id]["killed"] != survived]
@@ -522,7 +524,10 @@ class GeneratedReport:
     @property
     def problems(self) -> list[str]:
         """What makes the suite's test fail: anything not exactly as the catalog lists it."""
-        found = [f"{self.assignment}: {self.source_problem}"] if self.source_problem else []
+        if self.source_problem:  # every mutant "survives" then: listing them would only bury it
+            return [f"{self.assignment}: {self.source_problem}"]
+        found = [f"{cell}: the solution cell does not parse as Python, so no mutant is generated "
+                  "from it" for cell in self.unparsable]
         found += [f"{i}: survives and is not listed in the catalog" for i in self.unlisted_survivors]
         found += [f"{i}: listed as {self.entries[i].kind} but a test of its cell now fails "
                   f"({', '.join(self.verdicts[i]['failing'])}): remove the entry" for i in self.listed_but_killed]
@@ -542,7 +547,7 @@ class GeneratedReport:
         """Every survivor with its description (and its diff when nb, the source notebook, is given)."""
         by_id = {m.id: m for m in self.mutants}
         lines = []
-        for i in self.survivors:
+        for i in ([] if self.source_problem else self.survivors):
             m = by_id[i]
             known = self.entries.get(i)
             lines.append(f"SURVIVES {i}  {m.description}" + (f"  [listed: {known.reason}]" if known else ""))
@@ -604,7 +609,8 @@ def run_generated(assignment: str, workers: int = WORKERS, use_cache: bool = Tru
             cache[k] = {"killed": False, "failing": cache[k]["failing"]}
     return GeneratedReport(assignment, mutants, {m.id: cache[keys[m.id]] for m in mutants},
                            load_generated_entries(assignment), made.uncompilable, made.identical,
-                           ran=len(todo), seconds=seconds, source_problem=source_problem)
+                           ran=len(todo), seconds=seconds, source_problem=source_problem,
+                           unparsable=made.unparsable)
 
 
 # --- command line ----------------------------------------------------------------------------------
@@ -630,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run an assignment's catalog (and with --generated its generated mutants) and print the
     results; exit status 1 if any catalog mutant has a problem or a non-equivalent mutant survives."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("assignment", help="e.g. 01_gradients")
+    parser.add_argument("assignments", nargs="+", metavar="assignment",
+                        help="e.g. 01_gradients; several, or `all` for every notebook with a catalog")
     parser.add_argument("--faithful", action="store_true",
                         help="every cell, a fresh kernel per mutant (exactly as nbgrader; slower)")
     parser.add_argument("--workers", type=int, default=WORKERS)
@@ -645,13 +652,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--toml", action="store_true",
                         help="with --generated: print catalog entries for the unlisted survivors")
     args = parser.parse_args(argv)
+    assignments = catalog_assignments() if args.assignments == ["all"] else args.assignments
+    status = 0
+    for assignment in assignments:
+        status |= run_assignment(assignment, args)
+    return status
 
-    path = notebooks.source_notebook_path(args.assignment)
+
+def run_assignment(assignment: str, args: argparse.Namespace) -> int:
+    """main's work for one assignment; returns its exit status."""
+    path = notebooks.source_notebook_path(assignment)
     nb = notebooks.read(path)
     solutions = solution_ids(nb)
     status = 0
     if not (args.generated and args.no_catalog):
-        mutants = [m for m in load_catalog(args.assignment) if not args.only or args.only in m.id]
+        mutants = [m for m in load_catalog(assignment) if not args.only or args.only in m.id]
         start = time.perf_counter()
         results = run(path, mutants, faithful=args.faithful, workers=args.workers)
         elapsed = time.perf_counter() - start
@@ -661,9 +676,9 @@ def main(argv: list[str] | None = None) -> int:
               f"({'faithful' if args.faithful else 'graded cells, shared kernels'}, {args.workers} workers)")
         status = 1 if bad else 0
     if args.generated:
-        report = run_generated(args.assignment, args.workers, use_cache=not args.no_cache,
+        report = run_generated(assignment, args.workers, use_cache=not args.no_cache,
                                only=args.only)
-        print(f"\n--- generated mutants of {args.assignment} ---")
+        print(f"\n--- generated mutants of {assignment} ---")
         if args.verbose:
             for m in report.mutants:  # the survivors follow, with their diffs
                 v = report.verdicts[m.id]
