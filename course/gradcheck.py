@@ -1,9 +1,19 @@
 """Numerical gradients for the tests and demos of the notebooks after 01_gradients.
 
-Students write their own central difference in 01_gradients. From 02 on, hidden tests use these as
-an oracle that never calls the student's code: the numerical gradient of a *reference* forward, so a
-student's forward/backward pair that is wrong in a consistent way still fails. Exercises that ask a
-student to compute a numerical gradient or Jacobian themselves may refuse a call to this module.
+Students write their own central difference in 01_gradients (one entry nudged at a time) and their
+own numerical Jacobian in 02_jacobians. This module is the course's referee, and it measures in
+another way, so that it is no copy of those answers: it takes central differences along random
+orthonormal *directions*, each mixing a few entries of x, and solves the small rotation back into one
+partial derivative per entry. From 02 on, hidden tests use it as an oracle that never calls the
+student's code: the numerical gradient of a *reference* forward, so a student's forward/backward
+pair that is wrong in a consistent way still fails. Exercises that ask a student to compute a
+numerical gradient or Jacobian themselves refuse a call through this module (course.checks.own_work).
+
+Why directions work: along a unit vector q, (f(x + hq) - f(x - hq)) / (2h) estimates J q, the
+Jacobian times q. The entries of x are shuffled and cut into blocks of at most BLOCK; each block gets
+a random orthogonal matrix Q whose columns are the directions, so the estimates D = J[:, block] Q give
+J[:, block] = D Q^T (Q^{-1} = Q^T). The error is that of a central difference, about h^2 for smooth
+f; a kink (ReLU at 0) within h of x spoils the columns of its block instead of one column.
 """
 from types import SimpleNamespace
 
@@ -12,10 +22,13 @@ import numpy
 from course.checks import check_array
 
 # Captured at import, like course.checks: a student's later patch of numpy cannot change an oracle.
-_np = SimpleNamespace(array=numpy.array, asarray=numpy.asarray, empty=numpy.empty,
-                      float64=numpy.float64, ndindex=numpy.ndindex)
+_np = SimpleNamespace(array=numpy.array, asarray=numpy.asarray, empty=numpy.empty, sign=numpy.sign,
+                      diag=numpy.diag, float64=numpy.float64, qr=numpy.linalg.qr,
+                      default_rng=numpy.random.default_rng)
 
 __all__ = ["numerical_gradient", "numerical_jacobian", "check_gradient"]
+
+BLOCK = 4  # entries mixed by one set of directions: small, so a kink spoils few columns
 
 
 def _value(y, shape=None):
@@ -26,29 +39,50 @@ def _value(y, shape=None):
     return out
 
 
+def _blocks(n):
+    """The directions for n entries: a list of (indices, Q), Q a random (k, k) orthogonal matrix.
+
+    The same n always gives the same directions (the generator is seeded by n), so an oracle is
+    reproducible from run to run.
+    """
+    rng = _np.default_rng(n)
+    order = rng.permutation(n)
+    blocks = []
+    for start in range(0, n, BLOCK):
+        indices = order[start:start + BLOCK]
+        q, r = _np.qr(rng.normal(size=(indices.size, indices.size)))
+        blocks.append((indices, q * _np.sign(_np.diag(r))))  # signs fixed: Q is uniform, not biased
+    return blocks
+
+
 def numerical_jacobian(f, x, h=1e-5):
-    """Central-difference derivative of every output of f with respect to every entry of x.
+    """Derivative of every output of f with respect to every entry of x, by directional differences.
 
     f: callable taking a float64 array of x's shape and returning an array (or a number)
-    x: array-like of any shape; never modified (f is evaluated at a float64 copy)
+    x: array-like of any shape; never modified (f is evaluated at float64 copies)
+    h: the length of each step along a unit direction
     returns: float64 array of shape f(x).shape + x.shape; entry [i..., j...] = d f(x)[i...] / d x[j...]
     """
     point = _np.array(x, dtype=_np.float64)  # a copy: the caller's x is never touched
     out_shape = _value(f(point.copy())).shape
-    jac = _np.empty(out_shape + point.shape, dtype=_np.float64)
-    for j in _np.ndindex(point.shape):
-        saved = point[j]
-        point[j] = saved + h
-        plus = _value(f(point.copy()), out_shape)
-        point[j] = saved - h
-        minus = _value(f(point.copy()), out_shape)
-        point[j] = saved
-        jac[(Ellipsis,) + j] = (plus - minus) / (2 * h)
-    return jac
+    flat = point.reshape(-1)  # a view of the copy: moving flat moves point
+    jac = _np.empty(out_shape + (flat.size,), dtype=_np.float64)
+    for indices, q in _blocks(flat.size):
+        saved = flat[indices].copy()
+        slopes = _np.empty(out_shape + (indices.size,), dtype=_np.float64)
+        for k in range(indices.size):
+            flat[indices] = saved + h * q[:, k]
+            plus = _value(f(point.copy()), out_shape)
+            flat[indices] = saved - h * q[:, k]
+            minus = _value(f(point.copy()), out_shape)
+            slopes[..., k] = (plus - minus) / (2 * h)
+        flat[indices] = saved
+        jac[..., indices] = slopes @ q.T
+    return jac.reshape(out_shape + point.shape)
 
 
 def numerical_gradient(f, x, h=1e-5):
-    """Central-difference gradient of a scalar function f at x.
+    """Gradient of a scalar function f at x, by directional differences (see numerical_jacobian).
 
     f: callable taking a float64 array of x's shape and returning one number
     x: array-like of any shape; never modified
