@@ -7,6 +7,7 @@
 - the whole mutation catalog of each notebook through the harness (`python -m autograder.mutation`);
 - nbgrader's own start-up (`nbgrader --version`), the fixed cost of every nbgrader command;
 - one training epoch of the window NER tagger against its matrix-multiply floor (bench/ner.py);
+- the CPU the contract checks add to a graded kernel (bench/contracts.py);
 - a simulated class graded three ways (bench/grading.py: stock serial, this grader, the floor).
 Times are wall-clock seconds on this machine; compare rows of one run, not runs of different days.
 """
@@ -23,7 +24,7 @@ import nbformat
 
 from autograder.notebooks import assignments, source_notebook_path
 from autograder.kernels.wakeful import WakefulNotebookClient
-from bench import grading, ner
+from bench import contracts, grading, ner
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 ROOT = RESULTS.parent.parent
@@ -91,6 +92,7 @@ def main() -> None:
     kept = previous[previous.index(grading.SECTION):] if grading.SECTION in previous else ""
     RESULTS.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     print("\n".join(lines))
+    contracts.main()  # rewrites its own section
     grading.main([])  # the class benchmark rewrites its own section
 
 

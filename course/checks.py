@@ -30,7 +30,9 @@ _np = SimpleNamespace(**{f: getattr(numpy, f) for f in """abs all any argmax arr
     unravel_index where""".split()})
 
 __all__ = ["as_array", "check_array", "check_scalar", "check_unchanged", "check_choice", "check_true",
-           "own_work", "check_values", "argument_spy"]
+           "own_work", "check_values", "argument_spy",
+           "Contract", "Protocol", "call", "arrays", "labels", "numbers", "choices", "fixed", "keyed",
+           "instance"]
 
 _REAL_SCALARS = frozenset([int, float] + [_np.dtype(c).type for c in _np.typecodes["AllInteger"] + "efdg"])
 _LOOSE_RTOL = 1e-4  # tolerance at which a structural diagnosis (transpose, sign, factor) is claimed
@@ -454,3 +456,8 @@ def argument_spy(f, expected, wrong, name, *, forgive=False):
         return f(v, *args, **kwargs)
 
     return spy
+
+
+# Contract checks (course/contracts.py), imported here so that a notebook's setup cell captures them.
+from course.contracts import (Contract, Protocol, arrays, call, choices, fixed, instance,  # noqa: E402
+                              keyed, labels, numbers)

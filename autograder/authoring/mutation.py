@@ -7,18 +7,40 @@ allowed, a per-cell timeout; see `run` for the fast and the faithful mode) and s
 with nbgrader's own rule (`nbgrader.utils.determine_grade`: an error or any stderr output scores 0).
 
     python -m autograder.authoring.mutation 01_gradients [--faithful] [--workers 2] [--only TEXT] [-v]
+    python -m autograder.authoring.mutation 01_gradients --generated [--no-cache] [--no-catalog] [--toml]
+    python -m autograder.authoring.mutation all --generated --no-catalog   # every notebook
 
 prints one row per mutant: kind, verdict, failing test cells, score.
 
 Catalog entry keys: cell, name, kind ("wrong" | "correct"), mistake, source, and optionally
 expect (a phrase a failing test of that cell must show) and also_fails (other solution cells whose
 tests this mutant is allowed to fail as well).
+
+--generated adds the mutants autograder/authoring/generated.py derives from every solution cell's
+syntax tree (its docstring lists the operators). A generated mutant is killed when a test cell of
+its own answer cell loses points. The catalog's `[[generated]]` entries (in the section
+`# --- generated mutants ---` at the end of the file) name generated ids:
+    kind = "equivalent": the mutant computes what the solution computes (reason: why, checkably);
+    kind = "survives":   a known survivor, what the tests miss (reason), for the notebook's
+                         rewrite to kill; the list may only shrink.
+The harness prints the mutation score, killed / (generated - equivalent), lists every survivor with
+its diff, reports entries whose mutant no longer exists (stale) or is now killed, and exits 1
+when a mutant survives that is not listed as equivalent (known survivors included).
+
+Verdict cache: the generated mutants' verdicts are stored in mutants/generated/<assignment>.json,
+keyed by the hash of everything that decides a verdict: the graded cells the harness runs (setup,
+solution and test cells, with their points), the mutant's cell and source, the `course` package's
+files the tests call, and this harness's verdict rule (CACHE_VERSION). The files are committed, so a
+clean clone reruns only the mutants of changed notebooks (every mutant after a change to `course/`).
+No sampling: every generated mutant is judged.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import copy
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +56,7 @@ from nbformat import NotebookNode
 from nbgrader.utils import determine_grade
 
 from autograder import notebooks
+from autograder.authoring import generated as gen
 from autograder.kernels.wakeful import wake_on_every_message
 
 CATALOGS = Path(__file__).resolve().parent / "mutants"
@@ -42,6 +65,10 @@ WORKERS = 2
 KERNEL_ENV = {**os.environ, "MPLBACKEND": "Agg"}
 KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:"]  # what nbclient adds for IPython kernels
 KINDS = ("wrong", "correct")
+GENERATED_KINDS = ("equivalent", "survives")
+GENERATED = "generated"  # the kind of a Mutant made from a generated one
+CACHE_DIR = CATALOGS / "generated"
+CACHE_VERSION = 1  # bump when the verdict rule or the way mutants run changes
 # What nbgrader's Execute preprocessor records when a cell times out.
 ERROR_ON_TIMEOUT = {
     "ename": "CellTimeoutError",
@@ -63,7 +90,7 @@ class Mutant:
 
     @property
     def id(self) -> str:
-        return f"{self.cell}::{self.name}"
+        return self.name if self.kind == GENERATED else f"{self.cell}::{self.name}"
 
 
 @dataclass(frozen=True)
@@ -341,6 +368,250 @@ def first_line(text: str | None) -> str:
     return lines[0] if lines else ""
 
 
+# --- generated mutants ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GeneratedEntry:
+    """A catalog `[[generated]]` entry: a generated id judged equivalent, or a known survivor."""
+    id: str
+    kind: str
+    reason: str
+
+
+def load_generated_entries(assignment: str) -> dict[str, GeneratedEntry]:
+    """The `[[generated]]` entries of an assignment's catalog by id (ValueError on a malformed one)."""
+    with open(catalog_path(assignment), "rb") as f:
+        entries = tomllib.load(f).get("generated", [])
+    found = {}
+    for i, entry in enumerate(entries):
+        try:
+            e = GeneratedEntry(**entry)
+        except TypeError as err:
+            raise ValueError(f"{assignment} generated entry #{i + 1}: {err}") from None
+        if e.kind not in GENERATED_KINDS:
+            raise ValueError(f"{e.id}: kind must be one of {GENERATED_KINDS}, not {e.kind!r}")
+        if not gen.is_generated_id(e.id):
+            raise ValueError(f"{e.id!r} is not a generated id (cell:operator:8 hex digits)")
+        if not e.reason.strip():
+            raise ValueError(f"{e.id}: give the reason a person can check")
+        if e.id in found:
+            raise ValueError(f"{e.id} is listed twice")
+        found[e.id] = e
+    return found
+
+
+def generated_mutants(nb: NotebookNode) -> gen.Generated:
+    """The generated mutants of every solution cell of nb."""
+    return gen.generate_notebook(nb, notebooks.is_solution, notebooks.grade_id)
+
+
+def as_mutant(g: gen.GeneratedMutant) -> Mutant:
+    """A generated mutant in the harness's form (kind "generated"; its name is its id)."""
+    return Mutant(g.cell, g.id, GENERATED, g.description, g.source)
+
+
+def killed(result: Result, solutions: set[str]) -> bool:
+    """A generated mutant is killed when a test cell of its own answer cell loses points."""
+    return any(owner(t.grade_id, solutions) == result.mutant.cell for t in result.failing)
+
+
+def course_files_hash() -> str:
+    """The hash of every file of the `course` package (the checks the tests call, their data),
+    leaving out caches and hidden files (__pycache__, .ipynb_checkpoints, ...)."""
+    import course
+    root = Path(course.__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        parts = p.relative_to(root).parts
+        if p.is_file() and not any(part == "__pycache__" or part.startswith(".") for part in parts):
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def verdict_context(nb: NotebookNode, course_hash: str | None = None) -> str:
+    """The hash of what decides every mutant's verdict besides the mutant itself: the cells the
+    harness runs (graded_cells_only: setup, solution and test cells, with their nbgrader metadata),
+    the `course` package and CACHE_VERSION."""
+    h = hashlib.sha256(f"v{CACHE_VERSION}\0{course_hash or course_files_hash()}\0".encode())
+    for cell in graded_cells_only(nb).cells:
+        if cell.cell_type == "code":
+            meta = json.dumps(notebooks.nbgrader_meta(cell), sort_keys=True)
+            h.update(f"{meta}\0{cell.source}\0".encode())
+    return h.hexdigest()
+
+
+def cache_key(context: str, mutant: Mutant | None) -> str:
+    text = "unmodified" if mutant is None else f"{mutant.cell}\0{mutant.source}"
+    return hashlib.sha256(f"{context}\0{text}".encode()).hexdigest()[:32]
+
+
+def cache_path(assignment: str) -> Path:
+    return CACHE_DIR / f"{assignment}.json"
+
+
+def load_cache(assignment: str) -> dict[str, dict]:
+    try:
+        return json.loads(cache_path(assignment).read_text())["verdicts"]
+    except FileNotFoundError:
+        return {}
+
+
+def save_cache(assignment: str, verdicts: dict[str, dict]) -> None:
+    """Write the verdicts (sorted, one per line, so a change shows as a small diff)."""
+    CACHE_DIR.mkdir(exist_ok=True)
+    lines = [f"  {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(verdicts.items())]
+    text = '{"verdicts": {\n' + ",\n".join(lines) + "\n}}\n"
+    tmp = cache_path(assignment).with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(cache_path(assignment))
+
+
+@dataclass
+class GeneratedReport:
+    """The generated mutants of one notebook and how each fared."""
+    assignment: str
+    mutants: list[gen.GeneratedMutant]
+    verdicts: dict[str, dict]          # mutant id -> {"killed": bool, "failing": [test ids]}
+    entries: dict[str, GeneratedEntry]
+    uncompilable: int = 0
+    identical: int = 0
+    ran: int = 0                       # executed now (the rest came from the cache)
+    seconds: float = 0.0
+    source_problem: str | None = None  # the unmodified notebook does not get full marks
+    unparsable: list[str] = field(default_factory=list)  # solution cells that do not parse
+
+    def _ids(self, survived: bool) -> list[str]:
+        return [m.id for m in self.mutants if self.verdicts[m.id]["killed"] != survived]
+
+    @property
+    def killed(self) -> list[str]:
+        return self._ids(survived=False)
+
+    @property
+    def equivalent(self) -> list[str]:
+        return [i for i in self._ids(survived=True) if self._kind(i) == "equivalent"]
+
+    @property
+    def survivors(self) -> list[str]:
+        """Survivors not listed as equivalent (known survivors included)."""
+        return [i for i in self._ids(survived=True) if self._kind(i) != "equivalent"]
+
+    @property
+    def unlisted_survivors(self) -> list[str]:
+        return [i for i in self.survivors if self._kind(i) is None]
+
+    @property
+    def listed_but_killed(self) -> list[str]:
+        """Entries whose mutant a test now catches: a known survivor killed, or an 'equivalent'
+        one that loses points (not equivalent, or a test fails a correct implementation)."""
+        return [i for i in self.killed if i in self.entries]
+
+    @property
+    def stale(self) -> list[str]:
+        """Entries whose mutant is no longer generated (the code it changed is gone)."""
+        ids = {m.id for m in self.mutants}
+        return [i for i in self.entries if i not in ids]
+
+    def _kind(self, mutant_id: str) -> str | None:
+        entry = self.entries.get(mutant_id)
+        return entry.kind if entry else None
+
+    @property
+    def score(self) -> float:
+        judged = len(self.mutants) - len(self.equivalent)
+        return len(self.killed) / judged if judged else 1.0
+
+    @property
+    def problems(self) -> list[str]:
+        """What makes the suite's test fail: anything not exactly as the catalog lists it."""
+        found = [f"{self.assignment}: {self.source_problem}"] if self.source_problem else []
+        found += [f"{cell}: the solution cell does not parse as Python, so no mutant is generated "
+                  "from it" for cell in self.unparsable]
+        found += [f"{i}: survives and is not listed in the catalog" for i in self.unlisted_survivors]
+        found += [f"{i}: listed as {self.entries[i].kind} but a test of its cell now fails "
+                  f"({', '.join(self.verdicts[i]['failing'])}): remove the entry" for i in self.listed_but_killed]
+        found += [f"{i}: listed as {self.entries[i].kind} but no longer generated (stale): remove the entry"
+                  for i in self.stale]
+        return found
+
+    def summary(self) -> str:
+        return (f"{self.assignment}: score {len(self.killed)}/{len(self.mutants) - len(self.equivalent)}"
+                f" = {100 * self.score:.1f}% (generated {len(self.mutants)}, killed {len(self.killed)}, "
+                f"equivalent {len(self.equivalent)}, survivors {len(self.survivors)} of which "
+                f"{len(self.survivors) - len(self.unlisted_survivors)} listed; dropped "
+                f"{self.uncompilable} uncompilable, {self.identical} identical; ran {self.ran} in "
+                f"{self.seconds:.1f}s, {len(self.mutants) - self.ran} from the cache)")
+
+    def details(self, nb: NotebookNode | None = None) -> str:
+        """Every survivor with its description (and its diff when nb, the source notebook, is given)."""
+        by_id = {m.id: m for m in self.mutants}
+        lines = []
+        for i in self.survivors:
+            m = by_id[i]
+            known = self.entries.get(i)
+            lines.append(f"SURVIVES {i}  {m.description}" + (f"  [listed: {known.reason}]" if known else ""))
+            if nb is not None:
+                original = notebooks.cell_by_grade_id(nb, m.cell).source
+                lines += ["    " + line for line in gen.diff(original, m.source).splitlines()]
+        lines += [f"PROBLEM {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def survivor_entries(report: GeneratedReport) -> str:
+    """TOML `[[generated]]` entries (kind "survives") for the survivors the catalog does not list,
+    to paste into its `# --- generated mutants ---` section after reading each diff: change an
+    entry to kind "equivalent" with the reason when the mutant computes what the solution does."""
+    by_id = {m.id: m for m in report.mutants}
+    blocks = []
+    for i in report.unlisted_survivors:
+        m = by_id[i]
+        reason = f"no test of {m.cell} catches {m.description}"
+        blocks.append(f"[[generated]]\nid = {json.dumps(i)}\nkind = \"survives\"\n"
+                      f"reason = {json.dumps(reason)}\n")
+    return "\n".join(blocks)
+
+
+def run_generated(assignment: str, workers: int = WORKERS, use_cache: bool = True,
+                  write_cache: bool = True, only: str | None = None) -> GeneratedReport:
+    """Generate the mutants of an assignment's source notebook, judge those the cache does not
+    know (and the unmodified notebook, which must get full marks), and report.
+
+    use_cache=False judges every mutant again. write_cache stores the verdicts, pruned to today's
+    mutants (merged, not pruned, when `only` selects some)."""
+    path = notebooks.source_notebook_path(assignment)
+    nb = notebooks.read(path)
+    solutions = solution_ids(nb)
+    made = generated_mutants(nb)
+    mutants = [m for m in made.mutants if not only or only in m.id]
+    context = verdict_context(nb)
+    cache = load_cache(assignment) if use_cache else {}
+    keys = {m.id: cache_key(context, as_mutant(m)) for m in mutants}
+    source_key = cache_key(context, None)
+    todo = [m for m in mutants if keys[m.id] not in cache]
+    runs = ([None] if source_key not in cache else []) + [as_mutant(m) for m in todo]
+    start = time.perf_counter()
+    results = run(path, runs, workers=workers) if runs else []
+    seconds = time.perf_counter() - start
+    for r in results:
+        key = source_key if r.mutant is None else keys[r.mutant.name]
+        cache[key] = {"killed": killed(r, solutions) if r.mutant else not r.failing,
+                      "failing": [t.grade_id for t in r.failing]}
+    source_problem = None
+    if cache[source_key]["failing"]:
+        source_problem = ("the unmodified notebook loses points on "
+                          f"{', '.join(cache[source_key]['failing'])}: no verdict can be trusted")
+    elif write_cache:
+        kept = {k: cache[k] for k in [source_key, *keys.values()]}
+        save_cache(assignment, {**load_cache(assignment), **kept} if only else kept)
+    if source_problem:  # a run whose source fails is not cached (see above); report nothing killed
+        for k in keys.values():
+            cache[k] = {"killed": False, "failing": cache[k]["failing"]}
+    return GeneratedReport(assignment, mutants, {m.id: cache[keys[m.id]] for m in mutants},
+                           load_generated_entries(assignment), made.uncompilable, made.identical,
+                           ran=len(todo), seconds=seconds, source_problem=source_problem,
+                           unparsable=made.unparsable)
+
+
 # --- command line ----------------------------------------------------------------------------------
 
 def table(results: list[Result], solutions: set[str], verbose: bool = False) -> str:
@@ -361,27 +632,67 @@ def table(results: list[Result], solutions: set[str], verbose: bool = False) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run an assignment's catalog and print its table; exit status 1 if any mutant has a problem."""
+    """Run an assignment's catalog (and with --generated its generated mutants) and print the
+    results; exit status 1 if any catalog mutant has a problem or a non-equivalent mutant survives."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("assignment", help="e.g. 01_gradients")
+    parser.add_argument("assignments", nargs="+", metavar="assignment",
+                        help="e.g. 01_gradients; several, or `all` for every notebook with a catalog")
     parser.add_argument("--faithful", action="store_true",
                         help="every cell, a fresh kernel per mutant (exactly as nbgrader; slower)")
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--only", help="run only mutants whose id contains this text")
     parser.add_argument("--verbose", "-v", action="store_true", help="show each failing message")
+    parser.add_argument("--generated", action="store_true",
+                        help="also the mutants generated from the solution cells' syntax trees")
+    parser.add_argument("--no-catalog", action="store_true",
+                        help="with --generated: skip the catalog's mutants")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="with --generated: judge every generated mutant again (and store it)")
+    parser.add_argument("--toml", action="store_true",
+                        help="with --generated: print catalog entries for the unlisted survivors")
     args = parser.parse_args(argv)
+    assignments = catalog_assignments() if args.assignments == ["all"] else args.assignments
+    status = 0
+    for assignment in assignments:
+        status |= run_assignment(assignment, args)
+    return status
 
-    mutants = [m for m in load_catalog(args.assignment) if not args.only or args.only in m.id]
-    path = notebooks.source_notebook_path(args.assignment)
-    solutions = solution_ids(notebooks.read(path))
-    start = time.perf_counter()
-    results = run(path, mutants, faithful=args.faithful, workers=args.workers)
-    elapsed = time.perf_counter() - start
-    print(table(results, solutions, args.verbose))
-    bad = sum(1 for r in results if problems(r, solutions))
-    print(f"\n{len(results)} mutants, {bad} with problems, {elapsed:.1f}s "
-          f"({'faithful' if args.faithful else 'graded cells, shared kernels'}, {args.workers} workers)")
-    return 1 if bad else 0
+
+def run_assignment(assignment: str, args: argparse.Namespace) -> int:
+    """main's work for one assignment; returns its exit status."""
+    path = notebooks.source_notebook_path(assignment)
+    nb = notebooks.read(path)
+    solutions = solution_ids(nb)
+    status = 0
+    if not (args.generated and args.no_catalog):
+        mutants = [m for m in load_catalog(assignment) if not args.only or args.only in m.id]
+        start = time.perf_counter()
+        results = run(path, mutants, faithful=args.faithful, workers=args.workers)
+        elapsed = time.perf_counter() - start
+        print(table(results, solutions, args.verbose))
+        bad = sum(1 for r in results if problems(r, solutions))
+        print(f"\n{len(results)} mutants, {bad} with problems, {elapsed:.1f}s "
+              f"({'faithful' if args.faithful else 'graded cells, shared kernels'}, {args.workers} workers)")
+        status = 1 if bad else 0
+    if args.generated:
+        report = run_generated(assignment, args.workers, use_cache=not args.no_cache,
+                               only=args.only)
+        print(f"\n--- generated mutants of {assignment} ---")
+        if args.verbose:
+            for m in report.mutants:  # the survivors follow, with their diffs
+                v = report.verdicts[m.id]
+                if v["killed"]:
+                    print(f"killed {m.id}  {m.description}  ({', '.join(v['failing'])})")
+        details = report.details(nb)
+        if details:
+            print(details)
+        print(report.summary())
+        if args.toml and report.unlisted_survivors:
+            print("\n# paste into the catalog's `# --- generated mutants ---` section:\n")
+            print(survivor_entries(report))
+        if report.survivors or report.problems:
+            status = 1
+    return status
 
 
 if __name__ == "__main__":
