@@ -3,7 +3,9 @@ points of a two-input gate, a perceptron's decision line over them, a network's 
 and the final loss of many training runs.
 
 Nothing here is an exercise's answer: the gates' truth tables are their definitions (given in the
-text); weights, networks and training runs are passed in by the notebook.
+text); AND, OR and NAND with the book's weights and a stable sigmoid are given code of the notebook
+(the sigmoid's derivative is graded in 02); weights for other gates, networks and training runs are
+the notebook's.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 
 from course import plots, widgets
 
-__all__ = ["GATE_INPUTS", "TRUTH_TABLES", "init_xor_params", "plot_decision_line", "plot_gate_lines",
+__all__ = ["GATE_INPUTS", "TRUTH_TABLES", "AND", "OR", "NAND", "sigmoid", "init_xor_params", "plot_decision_line", "plot_gate_lines",
            "decision_line_explorer", "plot_decision_regions", "plot_final_losses"]
 
 # The four inputs (x1, x2) of a two-input gate, one per row, and each gate's outputs in that order.
@@ -21,6 +23,33 @@ GATE_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 TRUTH_TABLES = {"AND": np.array([0, 0, 0, 1]), "OR": np.array([0, 1, 1, 1]),
                 "NAND": np.array([1, 1, 1, 0]), "XOR": np.array([0, 1, 1, 0])}
 _LIM = (-0.6, 1.6)
+
+
+def _gate(w1, w2, b, x1, x2):
+    """A two-input perceptron: numbers in, a Python int out; arrays of one shape in, a new int array."""
+    y = (w1 * np.asarray(x1) + w2 * np.asarray(x2) + b > 0).astype(int)
+    return int(y) if y.ndim == 0 else y
+
+
+def AND(x1, x2):
+    """AND as a perceptron with the book's weights (0.5, 0.5, -0.7) (Deep Learning from Scratch, ch. 2)."""
+    return _gate(0.5, 0.5, -0.7, x1, x2)
+
+
+def OR(x1, x2):
+    """OR as a perceptron with the book's weights (0.5, 0.5, -0.2)."""
+    return _gate(0.5, 0.5, -0.2, x1, x2)
+
+
+def NAND(x1, x2):
+    """NAND as a perceptron with the book's weights (-0.5, -0.5, 0.7)."""
+    return _gate(-0.5, -0.5, 0.7, x1, x2)
+
+
+def sigmoid(z):
+    """1 / (1 + e**(-z)) elementwise as a float array (a float for a number), written so that no exp
+    overflows: z = -1000 gives 0.0 without a warning."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(z, dtype=float)))
 
 
 def init_xor_params(seed, hidden=2, inputs=2):

@@ -146,6 +146,29 @@ def test_init_xor_params_is_reproducible_and_shaped():
     assert perceptron_demos.init_xor_params(0, hidden=3, inputs=4)["W1"].shape == (4, 3)
 
 
+@pytest.mark.parametrize("gate", ["AND", "OR", "NAND"])
+def test_given_gates_follow_the_notebooks_interface(gate):
+    f, table = getattr(perceptron_demos, gate), perceptron_demos.TRUTH_TABLES[gate]
+    numbers = [f(a, b) for a, b in perceptron_demos.GATE_INPUTS]
+    assert numbers == list(table) and all(type(v) is int for v in numbers)
+    assert type(f(np.float64(1.0), np.int64(1))) is int
+    x1, x2 = perceptron_demos.GATE_INPUTS.T.copy()
+    out = f(x1, x2)
+    assert type(out) is np.ndarray and out.shape == (4,) and out.dtype.kind == "i"
+    assert np.array_equal(out, table) and not np.shares_memory(out, x1)
+    one = f(np.array([1.0]), np.array([1.0]))
+    assert type(one) is np.ndarray and one.shape == (1,)
+
+
+def test_sigmoid_is_exact_and_never_overflows():
+    z = np.array([-1000.0, -30.0, 0.0, 2.0, 1000.0])
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        s = perceptron_demos.sigmoid(z)
+    assert s[0] == 0.0 and s[-1] == 1.0 and s[2] == 0.5
+    assert np.allclose(s[1:4], 1 / (1 + np.exp(-z[1:4])), rtol=1e-14, atol=0)
+    assert perceptron_demos.sigmoid(np.array([[0.0]])).shape == (1, 1)
+
+
 def test_decision_line_counts_points_on_the_right_side_with_a_strict_threshold():
     ax = perceptron_demos.plot_decision_line(0.5, 0.5, -0.7, perceptron_demos.TRUTH_TABLES["AND"])
     assert ax.get_title().endswith("4/4 points right")
