@@ -23,7 +23,7 @@ LONG = "s" * 251                 # a file name of 256 bytes with ".json": more t
 FORMULA = '=HYPERLINK("x")'      # a spreadsheet runs it unless it is quoted
 BOMB = "bomb"                    # a 120 KB markdown cell: about 15 s of nbconvert, quadratic
 BOMB_TEXT = "[" * 120_000
-TOC_EXAMPLE = {"01_gradients": "numerical_gradient: shape 2d"}  # a test named in the contents
+TOC_EXAMPLE = {"01_gradients": "numerical_gradient: one entry at a time"}  # a test named in the contents
 
 
 def autograder(course, *args, timeout=900):
