@@ -191,14 +191,8 @@ def max_scores(url: str, course_id: str, assignments: list[str]) -> dict[str, fl
 
 # --- the whole class, as nbgrader's own export reads it ---------------------------------------
 
-@dataclass
-class NotebookGrades:
-    """One submitted notebook: nbgrader's raw score, its late penalty, and every graded cell."""
-    name: str
-    raw_score: float
-    late_penalty: float
-    max_score: float
-    cells: list[CellGrade]
+class _LateScore:
+    """`score` as nbgrader's export computes it: max(0, raw_score - late_penalty)."""
 
     @property
     def score(self) -> float:
@@ -206,7 +200,17 @@ class NotebookGrades:
 
 
 @dataclass
-class SubmissionGrades:
+class NotebookGrades(_LateScore):
+    """One submitted notebook: nbgrader's raw score, its late penalty, and every graded cell."""
+    name: str
+    raw_score: float
+    late_penalty: float
+    max_score: float
+    cells: list[CellGrade]
+
+
+@dataclass
+class SubmissionGrades(_LateScore):
     """One submission as `nbgrader export` (CsvExportPlugin) computes it: score is
     max(0, raw_score - late_penalty), raw_score sums every cell's grade (a manual grade in place of
     the autograder's, extra credit added)."""
@@ -218,10 +222,6 @@ class SubmissionGrades:
     max_score: float
     needs_manual_grade: bool
     notebooks: list[NotebookGrades]
-
-    @property
-    def score(self) -> float:
-        return max(0.0, self.raw_score - self.late_penalty)
 
 
 @dataclass
