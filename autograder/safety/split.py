@@ -25,6 +25,7 @@ assignment), every cell runs in the student kernel as in SandboxedExecute.
 from __future__ import annotations
 
 import ast
+import atexit
 import json
 import os
 import re
@@ -140,10 +141,13 @@ def plan_from_gradebook(db_url: str, assignment: str, notebook: str, source_dir:
 
 
 class TrustedKernel:
-    """The kernel that runs the instructor's setup and the test cells of one submission."""
+    """The kernel that runs the instructor's setup and the test cells of a submission. One is kept
+    per grading process (`KEPT`) and cleaned between submissions of an assignment: its namespace
+    reset and the process state tests may change put back (trusted.reset), then the setup run
+    again, so starting it (an interpreter, numpy, matplotlib, course) is paid once per worker."""
 
-    def __init__(self, km, kc, workdir: str):
-        self.km, self.kc, self.workdir = km, kc, workdir
+    def __init__(self, km, kc, workdir: str, key: tuple):
+        self.km, self.kc, self.workdir, self.key = km, kc, workdir, key
 
     async def stop(self):
         try:
@@ -151,6 +155,21 @@ class TrustedKernel:
             await ensure_async(self.km.shutdown_kernel(now=True))
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+KEPT: dict[tuple, TrustedKernel] = {}  # (kernel name, source folder) -> the kernel kept for reuse
+
+
+def _stop_kept():
+    for trusted in list(KEPT.values()):
+        try:
+            run_sync(trusted.stop)()
+        except Exception:  # exiting anyway
+            pass
+    KEPT.clear()
+
+
+atexit.register(_stop_kept)
 
 
 class SplitExecute(SandboxedExecute):
@@ -167,8 +186,26 @@ class SplitExecute(SandboxedExecute):
             return super().preprocess(nb, resources, km)
         finally:
             if self._trusted is not None:
-                run_sync(self._trusted.stop)()
+                run_sync(self._keep_or_stop_trusted)()
                 self._trusted = None
+
+    async def _keep_or_stop_trusted(self):
+        """Keep the trusted kernel for the next submission when it is healthy, else stop it."""
+        trusted = self._trusted
+        try:
+            content = await self._quiet(trusted.kc, "__course_split__.disconnect()", timeout=30,
+                                        km=trusted.km)
+            healthy = content.get("status") == "ok"
+        except TimeoutError:
+            healthy = False
+        if not healthy:
+            await trusted.stop()
+            return
+        for key, other in list(KEPT.items()):  # one kept per process: the latest assignment's
+            if other is not trusted:
+                await other.stop()
+            del KEPT[key]
+        KEPT[trusted.key] = trusted
 
     def _make_plan(self, nb, resources) -> Plan | None:
         info = resources.get("nbgrader", {})
@@ -204,8 +241,6 @@ class SplitExecute(SandboxedExecute):
             if any(o.get("output_type") == "error" and o.get("ename") in STOPPED
                    for o in cell.get("outputs", [])):
                 self._stopped_in.add(index)  # never run again when the kernel is revived
-            if role == "setup":
-                run_sync(self._run_setup)(cell)
         if index == len(self.nb.cells) - 1:
             self._run_tests(resources)
         return cell, resources
@@ -225,14 +260,6 @@ class SplitExecute(SandboxedExecute):
                                        "called the student's code")]
             else:
                 self._run_test(cell, resources, index)
-
-    async def _run_setup(self, cell):
-        trusted = await self._ensure_trusted()
-        source = self._plan.setup[cell.metadata["nbgrader"]["grade_id"]]
-        content = await self._quiet(trusted.kc, source)
-        if content.get("status") != "ok":
-            self.log.error("split execution: the setup cell failed in the trusted kernel: %s: %s",
-                           content.get("ename"), content.get("evalue"))
 
     def _run_test(self, cell, resources, index):
         cell.source = self._plan.tests[cell.metadata["nbgrader"]["grade_id"]]
@@ -339,6 +366,17 @@ class SplitExecute(SandboxedExecute):
     async def _ensure_trusted(self) -> TrustedKernel:
         if self._trusted is not None:
             return self._trusted
+        key = (self.km.kernel_name, str(self._plan.source_dir))
+        kept = KEPT.pop(key, None)
+        if kept is not None:
+            try:
+                content = await self._quiet(kept.kc, "__course_split__.reset(get_ipython())",
+                                            timeout=30, km=kept.km)
+                if content.get("status") == "ok":
+                    return await self._connect_trusted(kept)
+            except TimeoutError:
+                pass
+            await kept.stop()
         workdir = tempfile.mkdtemp(prefix="course-trusted-")
         if self._plan.source_dir is not None:
             shutil.copytree(self._plan.source_dir, workdir, dirs_exist_ok=True,
@@ -353,7 +391,17 @@ class SplitExecute(SandboxedExecute):
         kc.start_channels()
         await ensure_async(kc.wait_for_ready(timeout=self.startup_timeout))
         wake_on_every_message(kc)
-        self._trusted = TrustedKernel(km, kc, workdir)
+        trusted = TrustedKernel(km, kc, workdir, key)
+        content = await self._quiet(kc, "import autograder.safety.trusted as __course_split__\n"
+                                        "__course_split__.keep_process_state()")
+        if content.get("status") != "ok":
+            await trusted.stop()
+            raise RuntimeError(f"the trusted kernel did not start: {content.get('evalue')}")
+        return await self._connect_trusted(trusted)
+
+    async def _connect_trusted(self, trusted: TrustedKernel) -> TrustedKernel:
+        """Point `trusted` at this submission's student kernel."""
+        self._trusted = trusted
         info = self._connection_info()
         setup = (
             "import json as __course_json__\n"
@@ -362,10 +410,15 @@ class SplitExecute(SandboxedExecute):
             f"{self._student_pid()!r})\n"
             f"__course_split_names__ = {sorted(self._plan.test_names)!r}\n"
             f"__course_split_answers__ = {sorted(self._plan.answer_names)!r}\n")
-        content = await self._quiet(kc, setup)
+        content = await self._quiet(trusted.kc, setup)
         if content.get("status") != "ok":
             raise RuntimeError(f"the trusted kernel did not start: {content.get('evalue')}")
-        return self._trusted
+        for source in self._plan.setup.values():  # the instructor's, whatever the submission has
+            content = await self._quiet(trusted.kc, source)
+            if content.get("status") != "ok":
+                self.log.error("split execution: a setup cell failed in the trusted kernel: "
+                               "%s: %s", content.get("ename"), content.get("evalue"))
+        return trusted
 
     def _student_pid(self) -> int | None:
         process = getattr(getattr(self.km, "provisioner", None), "process", None)

@@ -165,6 +165,7 @@ def connect(connection_info: dict, pid: int | None = None):
     global _student, last_end_ok
     disconnect()
     _student = StudentKernel(connection_info, pid)
+    _bound.clear()
     last_end_ok = True
 
 
@@ -203,6 +204,38 @@ def bind(namespace: dict, names, answer_names=()):
         elif name in _bound and namespace.get(name) is _bound[name]:
             del namespace[name]
             del _bound[name]
+
+
+_process_state: dict = {}
+
+
+def keep_process_state():
+    """Note, in a fresh trusted kernel, the process state a test may change (numpy's error modes
+    and print options, the warning filters), for `reset` to put back."""
+    import warnings
+    import numpy
+    _process_state.update(numpy_errors=numpy.geterr(), numpy_print=numpy.get_printoptions(),
+                          warning_filters=list(warnings.filters))
+
+
+def reset(shell):
+    """Make a kept trusted kernel as a fresh one for the next submission: its namespace emptied,
+    the noted process state put back, figures closed, Python's random stream reseeded (numpy's
+    is seeded by the setup cell, run next)."""
+    import random
+    import sys
+    import warnings
+    import numpy
+    disconnect()
+    shell.reset(new_session=False)
+    numpy.seterr(**_process_state["numpy_errors"])
+    numpy.set_printoptions(**_process_state["numpy_print"])
+    warnings.filters[:] = _process_state["warning_filters"]
+    warnings._filters_mutated()
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    random.seed()
+    shell.user_ns["__course_split__"] = sys.modules[__name__]
 
 
 def end() -> bool:
