@@ -48,11 +48,19 @@ c.HTMLExporter.extra_template_basedirs = [
 ]
 c.HTMLExporter.template_file = "feedback_with_names.html.j2"
 
+# A symbolic link, hard link or special file (FIFO, socket, device) in a submission is never
+# followed: nbgrader copies and reads only plain files, a notebook that is a link is not read
+# (scored 0, reported), and each such file is flagged (autograder/safety/links.py).
+from autograder.safety import links as _links  # noqa: E402
+_links.install()
+c.Autograde.exporter_class = "autograder.safety.links.PlainNotebookExporter"
+
 # Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
 # sandbox with resource limits, and a cell's recorded output is capped (autograder/safety/sandbox.py).
 # Where no sandbox can start, kernels refuse to start unless COURSE_UNSANDBOXED=1.
 c.Autograde.sanitize_preprocessors = [
     "autograder.safety.flags.FlagTampering",  # tampering: gradebook `flagged`, flags.csv (tamper.py)
+    "autograder.safety.links.RefuseLinks",  # nothing copied from a link or special file; flagged
     "nbgrader.preprocessors.ClearOutput",
     "autograder.safety.duplicates.DropDuplicateGradeIds",  # a duplicated cell no longer stops autograde
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -61,6 +69,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Autograde.autograde_preprocessors = [
     "autograder.safety.sandbox.SandboxedExecute",
+    "autograder.safety.sanitize.SanitizeStudentHTML",  # a student's HTML/JS never runs in formgrader
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.safety import links
+
 
 def released_notebooks(course: Path, assignment: str) -> list[str]:
     """The notebook file names students were given for an assignment."""
@@ -32,6 +34,10 @@ def check_submission(course: Path, assignment: str, student: str) -> list[str]:
     found = {p.name for p in folder.glob("*.ipynb")}
     problems = []
     for name in sorted(found & expected):
+        refused = links.refusal_below(folder / name, course / "submitted")
+        if refused:  # never read: a link to the source notebook, a FIFO that blocks forever
+            problems.append(f"{name} is {refused}, not a notebook: not read, scored 0")
+            continue
         try:
             nbformat.validate(nbformat.read(str(folder / name), as_version=4))
         except nbformat.reader.NotJSONError:
