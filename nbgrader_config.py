@@ -42,11 +42,13 @@ _logging.getLogger("AutogradeApp").addFilter(_ExpectedChecksums(ROOT))
 # table of contents by its exercise and property (autograder/reports/templates/feedback/).
 import nbgrader as _nbgrader  # noqa: E402
 import autograder.reports as _reports  # noqa: E402
-c.HTMLExporter.extra_template_basedirs = [
+# Set for the feedback's exporter only: formgrader's grading view renders with its own HTMLExporter.
+c.GenerateFeedback.exporter_class = "autograder.reports.feedback.FeedbackExporter"
+c.FeedbackExporter.extra_template_basedirs = [
     os.path.join(os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),
     os.path.join(os.path.dirname(_reports.__file__), "templates"),
 ]
-c.HTMLExporter.template_file = "feedback_with_names.html.j2"
+c.FeedbackExporter.template_file = "feedback_with_names.html.j2"
 
 # A symbolic link, hard link or special file (FIFO, socket, device) in a submission is never
 # followed: nbgrader copies and reads only plain files, a notebook that is a link is not read

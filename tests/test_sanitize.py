@@ -33,7 +33,8 @@ def _hostile(release):
     cell.outputs = [
         _output({"text/html": f"<script>{SCRIPT}</script><b>bold</b>", "text/plain": "<HTML>"}),
         _output({"application/javascript": SCRIPT, "text/plain": "<JS>"}),
-        _output({"text/html": f'<img src="x" onerror="{SCRIPT}"><table><tr><td>1</td></tr></table>'},
+        _output({"text/html": f'<img src="x" onerror="{SCRIPT}"><table><tr><td>1</td></tr></table>'
+                              '<a href="page.html">a handed-in page</a><a href="https://x.org">ok</a>'},
                 kind="execute_result"),
         _output({"image/png": PNG, "text/plain": "<Figure>"}),
         _output({"image/svg+xml": f"<svg onload=\"{SCRIPT}\"></svg>", "text/plain": "<SVG>"}),
@@ -57,7 +58,8 @@ def sanitized():
     config = Config()
     config.CourseDirectory.root = str(ROOT)
     resources = {"nbgrader": {"assignment": ASSIGNMENT, "notebook": ASSIGNMENT}}
-    nb, _ = SanitizeStudentHTML(config=config).preprocess(_hostile(release), resources)
+    # called as nbconvert calls a listed preprocessor (it skips one that is not enabled)
+    nb, _ = SanitizeStudentHTML(config=config)(_hostile(release), resources)
     return release, nb
 
 
@@ -69,6 +71,8 @@ def test_outputs_keep_plots_and_text_and_lose_scripts(sanitized):
     assert "<b>bold</b>" in html.data["text/html"] and html.data["text/plain"] == "<HTML>"
     assert set(js.data) == {"text/plain"}
     assert "onerror" not in img.data["text/html"] and "<td>1</td>" in img.data["text/html"]
+    # formgrader serves the submission's files on the instructor's origin: no relative link
+    assert "page.html" not in img.data["text/html"] and 'href="https://x.org"' in img.data["text/html"]
     assert png.data == {"image/png": PNG, "text/plain": "<Figure>"}
     assert set(svg.data) == {"text/plain"}
     assert set(markdown.data) == {"text/plain"}
@@ -137,7 +141,8 @@ def test_every_instructor_markdown_cell_passes_the_students_rules(assignment):
     '<a href="JaVa&#x09;ScRiPt:x()">x</a>', '<a href="data:text/html,<script>x()</script>">x</a>',
     "<iframe src='/api/contents'></iframe>", "<style>body{display:none}</style>",
     "$\\href{javascript:x()}{click}$", "<form action='/api/contents'><button>x</button></form>",
-    "![x](data:image/svg+xml;base64,PHN2Zz4=)", "<details ontoggle='x()' open>x</details>"])
+    "![x](data:image/svg+xml;base64,PHN2Zz4=)", "<details ontoggle='x()' open>x</details>",
+    "[my page](page.html)", "[up](../../../source/01_gradients/01_gradients.ipynb)"])
 def test_markdown_that_could_run_code_is_not_inert(source):
     assert not is_inert_markdown(source)
 

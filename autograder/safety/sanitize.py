@@ -17,7 +17,8 @@ and the reports read is inert:
 * a student's markdown (a markdown cell that is not exactly one of the release's cells, whose
   text, math and HTML stay untouched; a `text/markdown` output) is rendered as formgrader renders
   it (nbconvert's mistune renderer) and checked against the same tags, attributes and link
-  schemes; anything else (a `<script>`, an `onerror=`, a `[link](javascript:...)`, an entity-
+  schemes (no relative link: formgrader serves the submission's files on the instructor's
+  origin); anything else (a `<script>`, an `onerror=`, a `[link](javascript:...)`, an entity-
   encoded one, MathJax's `\\href`) turns the cell into a code block showing its text, inert;
   a raw cell that is not the release's is cleaned by bleach;
 * notebook-level widget state (which nbconvert's HTML would hand to a widget loader that fetches
@@ -35,6 +36,7 @@ import nbformat
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbgrader.coursedir import CourseDirectory
+from traitlets import Bool
 
 SAFE_TAGS = sorted(set(bleach.ALLOWED_TAGS) | {
     "p", "div", "span", "br", "hr", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "sub", "sup",
@@ -49,8 +51,10 @@ SAFE_ATTRIBUTES = {
     "table": ["border"],
     **{f"h{n}": ["id"] for n in range(1, 7)},  # the anchor nbconvert gives every heading
 }
-SAFE_SCHEMES = {"http", "https", "mailto"}  # and relative links; images may also be data:image
+SAFE_SCHEMES = {"http", "https", "mailto"}  # images may also be relative and data:image
 URL_ATTRIBUTES = {"href", "src"}
+# A relative link would open a file of the submission's folder, which formgrader serves on the
+# instructor's origin (/formgrader/submissions/<id>/page.html): links go elsewhere or in the page.
 MATHJAX_LINKS = re.compile(r"\\(href|require|class|cssId|style)\b")
 SHOWN_AS_TEXT = ("*The cell below held HTML, a link or a MathJax command that could run code in "
                  "the instructor's browser; the grader shows its text instead.*")
@@ -60,12 +64,15 @@ class SanitizeStudentHTML(SanitizeHTML):
     """nbconvert's SanitizeHTML for a graded notebook: the student's HTML is made inert, the
     instructor's cells of the release are left as they are."""
 
+    # nbconvert's preprocessors are off unless enabled; listed in nbgrader_config.py, this one runs
+    enabled = Bool(True, help="sanitize the graded notebook").tag(config=True)
+
     def __init__(self, **kw):
         super().__init__(**kw)
         if "tags" not in kw:
             self.tags = SAFE_TAGS
         if "attributes" not in kw:
-            self.attributes = SAFE_ATTRIBUTES
+            self.attributes = is_safe_attribute
 
     def preprocess(self, nb, resources):
         self._instructors = _release_texts(self.config, resources)
@@ -89,6 +96,20 @@ class SanitizeStudentHTML(SanitizeHTML):
                 output.data["text/plain"] = text  # shown as text; the markdown is dropped
                 del output.data["text/markdown"]
         return super().sanitize_code_outputs(outputs)
+
+
+def is_safe_attribute(tag: str, name: str, value: str) -> bool:
+    """May `tag` keep the attribute `name`="`value`" (value with its entities decoded)?"""
+    allowed = set(SAFE_ATTRIBUTES.get("*", [])) | set(SAFE_ATTRIBUTES.get(tag, []))
+    if name not in allowed:
+        return False
+    if name not in URL_ATTRIBUTES or not value:
+        return True
+    scheme = _scheme(value)
+    if tag == "img":
+        return not scheme or scheme in SAFE_SCHEMES or (
+            value.startswith("data:image/") and not value.startswith("data:image/svg"))
+    return scheme in SAFE_SCHEMES or value.strip().startswith("#")
 
 
 def is_inert_markdown(source: str, attachments=None) -> bool:
@@ -132,16 +153,8 @@ class _TagChecker(HTMLParser):
         if tag not in SAFE_TAGS:
             self.inert = False
             return
-        allowed = set(SAFE_ATTRIBUTES.get("*", [])) | set(SAFE_ATTRIBUTES.get(tag, []))
-        for name, value in attrs:
-            if name not in allowed:
-                self.inert = False
-            elif name in URL_ATTRIBUTES and value:
-                scheme = _scheme(value)
-                if scheme and scheme not in SAFE_SCHEMES and not (
-                        tag == "img" and value.startswith("data:image/")
-                        and not value.startswith("data:image/svg")):
-                    self.inert = False
+        if not all(is_safe_attribute(tag, name, value or "") for name, value in attrs):
+            self.inert = False
 
     handle_startendtag = handle_starttag
 
