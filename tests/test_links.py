@@ -225,3 +225,23 @@ def test_a_notebook_that_is_a_link_is_not_read_and_scores_zero(plain_nbgrader):
     assert score == 0 and full > 0
     assert f"{ASSIGNMENT}.ipynb is a symbolic link to {SOURCE}: not read" in log
     assert not (course / "autograded" / "notebook_link" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
+
+
+def test_the_class_report_lists_the_files_handed_in_and_runs_no_script(plain_nbgrader):
+    from autograder.reports import class_report
+    course, _ = plain_nbgrader
+    results = class_report.gather(course)
+    listed = {(a, s): o.handed_in for (a, s), o in results.outcomes.items()}
+    assert listed[(ASSIGNMENT, "honest")] == ["data.txt (22 bytes)"]
+    assert listed[(ASSIGNMENT, "symlink")] == [
+        "data.txt (22 bytes)", f"notes.txt (a symbolic link to {SOURCE}: never read, not given "
+        "to the kernel)"]
+    assert any(f.startswith("pipe (a FIFO") for f in listed[(ASSIGNMENT, "fifo")])
+    assert any(f.startswith("grades.db (a hard link") for f in listed[(ASSIGNMENT, "hardlink")])
+    page = class_report.write_html(results, course / "reports" / "report.html").read_text()
+    section = page.split("Files handed in beside the notebooks")[1].split("<h2>")[0]
+    assert "notes.txt (a symbolic link to" in section and "pipe (a FIFO" in section
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "<script" not in page
+    notebook_link = results.outcomes[(ASSIGNMENT, "notebook_link")]
+    assert any("is a symbolic link" in p and "scored 0" in p for p in notebook_link.problems)
