@@ -126,6 +126,23 @@ def _refusal_of(exporter, path) -> str:
     return "read"
 
 
+def test_a_submissions_fingerprint_never_reads_through_a_link(tmp_path):
+    """The ledger's fingerprint of a submission with a hard link to gradebook.db stays the same
+    while the gradebook changes (it would be graded again at every run), and a FIFO is no hang."""
+    from autograder.grading import submissions
+    folder = tmp_path / "submitted" / "eve" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / f"{ASSIGNMENT}.ipynb").write_text("{}")
+    (tmp_path / "gradebook.db").write_text("before")
+    os.link(tmp_path / "gradebook.db", folder / "grades.db")
+    os.mkfifo(folder / "pipe")
+    before = submissions.fingerprint(tmp_path, ASSIGNMENT, "eve")
+    (tmp_path / "gradebook.db").write_text("after grading")
+    assert submissions.fingerprint(tmp_path, ASSIGNMENT, "eve") == before
+    (folder / f"{ASSIGNMENT}.ipynb").write_text('{"cells": []}')
+    assert submissions.fingerprint(tmp_path, ASSIGNMENT, "eve") != before
+
+
 # --- plain nbgrader autograde with the course's configuration ----------------------------------
 
 PROBE = ("import os\nfor _name in sorted(os.listdir('.')):\n    print('present:', _name)\n"

@@ -53,11 +53,14 @@ def check_submission(course: Path, assignment: str, student: str) -> list[str]:
 
 
 def fingerprint(course: Path, assignment: str, student: str) -> str:
-    """sha256 of every file of a submission (names and bytes, timestamp.txt included): a
-    resubmission changes it, so a grade recorded for the old one is not reused."""
+    """sha256 of every file of a submission (names and bytes, timestamp.txt included; a link or a
+    special file by what it is): a resubmission changes it, so a grade recorded for the old one is
+    not reused."""
     folder = submission_folder(course, assignment, student)
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in sorted(folder.rglob("*")):
+        refused = links.refusal(path)  # a link is what it is, never what it points to
+        if refused or path.is_file():
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(refused.encode() if refused else hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
