@@ -39,6 +39,7 @@ def _hostile(release):
         _output({"image/png": PNG, "text/plain": "<Figure>"}),
         _output({"image/svg+xml": f"<svg onload=\"{SCRIPT}\"></svg>", "text/plain": "<SVG>"}),
         _output({"text/markdown": "[click](javascript:alert(1))"}),
+        _output({"text/latex": "$\\href{javascript:alert(1)}{click}$", "text/plain": "<Latex>"}),
         nbformat.v4.new_output("stream", name="stdout", text="<script>printed, not HTML</script>"),
     ]
     nb.cells += [
@@ -66,7 +67,7 @@ def sanitized():
 def test_outputs_keep_plots_and_text_and_lose_scripts(sanitized):
     _, nb = sanitized
     outputs = nb.cells[len(nb.cells) - 5].outputs
-    html, js, img, png, svg, markdown, stream = outputs
+    html, js, img, png, svg, markdown, latex, stream = outputs
     assert "<script" not in html.data["text/html"] and "&lt;script&gt;" in html.data["text/html"]
     assert "<b>bold</b>" in html.data["text/html"] and html.data["text/plain"] == "<HTML>"
     assert set(js.data) == {"text/plain"}
@@ -76,6 +77,7 @@ def test_outputs_keep_plots_and_text_and_lose_scripts(sanitized):
     assert png.data == {"image/png": PNG, "text/plain": "<Figure>"}
     assert set(svg.data) == {"text/plain"}
     assert set(markdown.data) == {"text/plain"}
+    assert latex.data == {"text/plain": "<Latex>"}  # MathJax would make a javascript: link
     assert stream.text == "<script>printed, not HTML</script>"  # rendered escaped anyway
     assert "widgets" not in nb.metadata
 

@@ -270,6 +270,7 @@ class RefuseLinks(NbGraderPreprocessor):
                 _remove(autograded / entry.path)
         if refused:
             findings = [f"handed in {e.path} ({e.refused}): never read, not given to the kernel"
+                        + ("; the submission's time is unknown" if e.path == TIMESTAMP else "")
                         for e in refused]
             earlier = [row["reason"] for row in flags.read_flags(coursedir.root)
                        if (row["student_id"], row["assignment"], row["notebook"])

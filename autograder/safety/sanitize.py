@@ -91,11 +91,21 @@ class SanitizeStudentHTML(SanitizeHTML):
 
     def sanitize_code_outputs(self, outputs):
         for output in outputs:
-            text = output.get("data", {}).get("text/markdown")
+            data = output.get("data", {})
+            text = data.get("text/markdown")
             if text is not None and not is_inert_markdown(text):
-                output.data["text/plain"] = text  # shown as text; the markdown is dropped
-                del output.data["text/markdown"]
+                data["text/plain"] = text  # shown as text; the markdown is dropped
+                del data["text/markdown"]
+            for kind in ("text/html", "text/latex"):  # the page's MathJax typesets both
+                if kind in data and MATHJAX_LINKS.search(_text(data[kind])):
+                    data.setdefault("text/plain", _text(data[kind]))
+                    del data[kind]
         return super().sanitize_code_outputs(outputs)
+
+
+def _text(value) -> str:
+    """An output's text (nbformat may keep it as a list of lines)."""
+    return "".join(value) if isinstance(value, list) else str(value)
 
 
 def is_safe_attribute(tag: str, name: str, value: str) -> bool:
