@@ -58,6 +58,8 @@ def test_refusal_names_every_kind_and_follows_nothing(kinds):
 
 
 def test_handed_in_lists_every_file_and_why_a_link_is_refused(kinds):
+    (kinds / ".ipynb_checkpoints").mkdir()
+    (kinds / ".ipynb_checkpoints" / "plain-checkpoint.txt").write_text("an editor's copy")
     found = {e.path: e for e in links.handed_in(kinds, skip={"plain.txt"})}
     assert set(found) == {"target.txt", "symlink.txt", "hardlink.txt", "fifo", "socket",
                           "sub/inner.txt", "linked_dir"}

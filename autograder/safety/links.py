@@ -44,6 +44,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from autograder.safety import flags
 
 TIMESTAMP = "timestamp.txt"
+NOT_LISTED = ("__pycache__", ".ipynb_checkpoints")  # folders nbgrader does not copy either
 _KINDS = [(stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
 
@@ -142,8 +143,9 @@ def handed_in(folder, skip=()) -> list[HandedIn]:
             target = os.readlink(entry.path) if entry.is_symlink() else None
             refused = describe(info.st_mode, info.st_nlink, target)
             if not refused and stat.S_ISDIR(info.st_mode):
-                walk(Path(entry.path), rel + "/")
-            elif not (not refused and entry.name in ("__pycache__", ".ipynb_checkpoints")):
+                if entry.name not in NOT_LISTED:
+                    walk(Path(entry.path), rel + "/")
+            else:
                 found.append(HandedIn(rel, info.st_size if not refused else 0, refused))
 
     walk(folder, "")
