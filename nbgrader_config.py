@@ -70,7 +70,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "autograder.safety.sandbox.SandboxedExecute",
+    "autograder.safety.split.SplitExecute",  # tests in a trusted kernel (split.py)
     "autograder.safety.sanitize.SanitizeStudentHTML",  # a student's HTML/JS never runs in formgrader
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
