@@ -74,8 +74,8 @@ def main(argv=None) -> None:
         one_kernel_config(courses["one kernel"])
         for turn, assignment in enumerate(ids):
             for way in (ways if turn % 2 == 0 else ways[::-1]):
-                command = [sys.executable, "-m", "autograder", "autograde", "--course",
-                           str(courses[way]), "--workers", str(args.workers), "--no-reports",
+                command = [sys.executable, "-m", "autograder", "--course", str(courses[way]),
+                           "autograde", "--workers", str(args.workers), "--no-reports",
                            assignment]
                 seconds, _ = run_measured(command, meters[way], env, ROOT)
                 wall[way] += seconds
