@@ -42,17 +42,27 @@ _logging.getLogger("AutogradeApp").addFilter(_ExpectedChecksums(ROOT))
 # table of contents by its exercise and property (autograder/reports/templates/feedback/).
 import nbgrader as _nbgrader  # noqa: E402
 import autograder.reports as _reports  # noqa: E402
-c.HTMLExporter.extra_template_basedirs = [
+# Set for the feedback's exporter only: formgrader's grading view renders with its own HTMLExporter.
+c.GenerateFeedback.exporter_class = "autograder.reports.feedback.FeedbackExporter"
+c.FeedbackExporter.extra_template_basedirs = [
     os.path.join(os.path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),
     os.path.join(os.path.dirname(_reports.__file__), "templates"),
 ]
-c.HTMLExporter.template_file = "feedback_with_names.html.j2"
+c.FeedbackExporter.template_file = "feedback_with_names.html.j2"
+
+# A symbolic link, hard link or special file (FIFO, socket, device) in a submission is never
+# followed: nbgrader copies and reads only plain files, a notebook that is a link is not read
+# (scored 0, reported), and each such file is flagged (autograder/safety/links.py).
+from autograder.safety import links as _links  # noqa: E402
+_links.install()
+c.Autograde.exporter_class = "autograder.safety.links.PlainNotebookExporter"
 
 # Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
 # sandbox with resource limits, and a cell's recorded output is capped (autograder/safety/sandbox.py).
 # Where no sandbox can start, kernels refuse to start unless COURSE_UNSANDBOXED=1.
 c.Autograde.sanitize_preprocessors = [
     "autograder.safety.flags.FlagTampering",  # tampering: gradebook `flagged`, flags.csv (tamper.py)
+    "autograder.safety.links.RefuseLinks",  # nothing copied from a link or special file; flagged
     "nbgrader.preprocessors.ClearOutput",
     "autograder.safety.duplicates.DropDuplicateGradeIds",  # a duplicated cell no longer stops autograde
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -61,6 +71,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Autograde.autograde_preprocessors = [
     "autograder.safety.split.SplitExecute",  # tests in a trusted kernel (split.py)
+    "autograder.safety.sanitize.SanitizeStudentHTML",  # a student's HTML/JS never runs in formgrader
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -31,16 +31,18 @@ def _grade(course, students: dict):
     """Write each student's submission, autograde the class in one batch, return what it left."""
     release = read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     source = read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    for student, (filename, build, port) in students.items():
+    for student, (filename, build, port, *beside) in students.items():
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         made = build(release, source)
         if isinstance(made, bytes):
             (folder / filename).write_bytes(made)
-        else:
+        elif made is not None:
             text = nbformat.writes(made)
             (folder / filename).write_text(text.replace("PORT", str(port)), encoding="utf-8")
         (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
+        if beside and beside[0] is not None:
+            beside[0](folder, course)  # links, a FIFO: files handed in beside the notebook
     started = time.monotonic()
     outcomes = grading.grade_class(course, [ASSIGNMENT], bar=False, log=lambda m: None)
     elapsed = time.monotonic() - started
@@ -62,7 +64,7 @@ def graded(tmp_path_factory):
     try:
         course = _new_course(tmp_path_factory, "adversarial")
         clean_course = _new_course(tmp_path_factory, "clean")
-        students = {c.name: (c.filename, c.build, port) for c in CASES}
+        students = {c.name: (c.filename, c.build, port, c.beside) for c in CASES}
         students.update({name: (f"{ASSIGNMENT}.ipynb", build, port) for name, build in NORMAL.items()})
         grades, elapsed = _grade(course, students)
         feedback.generate(course, ASSIGNMENT, sorted(grades))
@@ -223,3 +225,29 @@ def test_a_hook_in_the_students_kernel_sees_no_hidden_test(graded):
     assert not [line for line in lines if line[::-1] in history]
 
 
+def test_links_and_fifos_handed_in_never_reached_the_kernel(graded):
+    """What the kernel printed when it tried to read each link or FIFO: there was no such file."""
+    course, *_ = graded
+    for student, label in [("symlink_to_source", "source"), ("hardlink_to_gradebook", "gradebook"),
+                           ("fifo_handed_in", "fifo")]:
+        assert f"no {label}: [Errno 2] No such file or directory" in _outputs(course, student)
+
+
+def test_scripts_aimed_at_the_instructors_browser_are_inert(graded):
+    """The autograded notebook (what formgrader renders) and the feedback page hold no script
+    or event handler of the student's; tests/test_formgrader_scripts.py opens it in Chromium."""
+    course, *_ = graded
+    student = "script_for_formgrader"
+    nb = read(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if "application/javascript" in o.get("data", {})]
+    html_outputs = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert len(html_outputs) >= 2  # kept, escaped
+    for text in html_outputs:
+        assert "<script" not in text and "onerror" not in text.replace("onerror=&quot;", "")
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown" and "adversarial-" in c.source]
+    assert len(markdown) == 1 and markdown[0].count("```") == 2  # shown as text
+    page = (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, flags=re.S)
+    assert not [s for s in scripts if "-RAN" in s], "a student's script is live in the feedback"
+    assert not re.search(r"<img[^>]*onerror", page)

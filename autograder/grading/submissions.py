@@ -5,6 +5,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.safety import links
+
 
 def released_notebooks(course: Path, assignment: str) -> list[str]:
     """The notebook file names students were given for an assignment."""
@@ -32,6 +34,10 @@ def check_submission(course: Path, assignment: str, student: str) -> list[str]:
     found = {p.name for p in folder.glob("*.ipynb")}
     problems = []
     for name in sorted(found & expected):
+        refused = links.refusal_below(folder / name, course / "submitted")
+        if refused:  # never read: a link to the source notebook, a FIFO that blocks forever
+            problems.append(f"{name} is {refused}, not a notebook: not read, scored 0")
+            continue
         try:
             nbformat.validate(nbformat.read(str(folder / name), as_version=4))
         except nbformat.reader.NotJSONError:
@@ -47,11 +53,14 @@ def check_submission(course: Path, assignment: str, student: str) -> list[str]:
 
 
 def fingerprint(course: Path, assignment: str, student: str) -> str:
-    """sha256 of every file of a submission (names and bytes, timestamp.txt included): a
-    resubmission changes it, so a grade recorded for the old one is not reused."""
+    """sha256 of every file of a submission (names and bytes, timestamp.txt included; a link or a
+    special file by what it is): a resubmission changes it, so a grade recorded for the old one is
+    not reused."""
     folder = submission_folder(course, assignment, student)
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in sorted(folder.rglob("*")):
+        refused = links.refusal(path)  # a link is what it is, never what it points to
+        if refused or path.is_file():
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(refused.encode() if refused else hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

@@ -34,10 +34,12 @@ def enabled() -> bool:
 
 def workdir_files(workdir: Path, max_bytes: int = 64 * 2**20) -> list[Path]:
     """The files of a notebook's folder the sandbox copies in: regular files, not notebooks (an
-    earlier autograded copy would hold the hidden tests), not symlinks, at most `max_bytes`."""
+    earlier autograded copy would hold the hidden tests), not symlinks, not hard links (a second
+    name of gradebook.db, say), at most `max_bytes`."""
     chosen, total = [], 0
     for item in sorted(workdir.iterdir()) if workdir.is_dir() else []:
-        if item.is_symlink() or not item.is_file() or item.suffix == ".ipynb":
+        if item.is_symlink() or not item.is_file() or item.suffix == ".ipynb" \
+                or item.lstat().st_nlink > 1:
             continue
         total += item.stat().st_size
         if total > max_bytes:

@@ -11,7 +11,7 @@
     reports/report.html  one self-contained page (images inside): every student's scores, score
                          distribution per notebook, pass rate per graded cell, the class's most
                          frequent diagnostic messages per function, flagged and unreadable
-                         submissions, missing students
+                         submissions, the files handed in beside the notebooks, missing students
 
 The gradebook is the one truth. Every score is read from nbgrader's gradebook through nbgrader's
 API (autograder/grading/gradebook.py `class_grades`), whoever graded: this course's grader, plain
@@ -27,6 +27,7 @@ import base64
 import csv
 import html
 import io
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,13 @@ from autograder.grading import gradebook, submissions
 from autograder.grading.gradebook import NotebookGrades
 from autograder.grading.ledger import Ledger
 from autograder.notebooks import grade_id, is_solution, is_test
+from autograder.safety import links
 
 REPORTS_DIR = "reports"
+# report.html runs no script at all: students' messages and file names are escaped, and should one
+# slip through, the browser refuses to run it or to fetch anything (its images are inside it).
+NO_SCRIPT = ("<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+             "img-src data:; style-src 'unsafe-inline'\">")
 
 # Statuses of a submission in the reports.
 GRADED, FAILED, NOT_GRADED = "graded", "failed", "not graded"
@@ -73,6 +79,7 @@ class SubmissionRow:
     notes: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     sandboxed: bool = True
+    handed_in: list[str] = field(default_factory=list)  # files beside the notebooks, as lstat sees them
 
     @property
     def key(self) -> tuple[str, str]:
@@ -143,6 +150,16 @@ def _what_to_know(course: Path, key: tuple[str, str], in_gradebook: bool,
             kernel_deaths(course, assignment, student), True)
 
 
+def handed_in(course: Path, assignment: str, student: str) -> list[str]:
+    """Every file of a submission folder but its released notebooks and timestamp.txt, with its
+    size, or what it is if it is a link or a special file (never read, not given to the kernel)."""
+    folder = submissions.submission_folder(course, assignment, student)
+    if not os.path.lexists(folder):
+        return []
+    skip = {*submissions.released_notebooks(course, assignment), "timestamp.txt"}
+    return [str(entry) for entry in links.handed_in(folder, skip=skip)]
+
+
 def _answer_cells(course: Path, assignment: str) -> dict[str, list[str]]:
     """{notebook: grade ids of its answer cells} from the release."""
     answers = {}
@@ -177,7 +194,8 @@ def gather(course: Path, students: list[str] | None = None) -> ClassResults:
                                                            ledger, where)
         row = SubmissionRow(*key, status, problems=problems, notes=notes,
                             flags=tamper_flags(course, *key), sandboxed=sandboxed,
-                            max_score=grades.assignments.get(key[0], 0.0))
+                            max_score=grades.assignments.get(key[0], 0.0),
+                            handed_in=handed_in(course, *key))
         if sub is not None:
             row.score, row.raw_score, row.late_penalty = sub.score, sub.raw_score, sub.late_penalty
             row.max_score, row.needs_manual_grade = sub.max_score, sub.needs_manual_grade
@@ -435,6 +453,12 @@ def write_html(results: ClassResults, path: Path) -> Path:
     parts.append("<h2>Submissions with problems</h2>" + (
         _table(["student", "assignment", "status", "problem"], sorted(problems)) if problems
         else "<p>Every submission was graded without a problem.</p>"))
+    beside = [[o.student, o.assignment, f] for o in results.outcomes.values() for f in o.handed_in]
+    parts.append("<h2>Files handed in beside the notebooks</h2><p>The student's kernel gets the "
+                 "plain files at the top of the folder; a link or a special file is never read. "
+                 "The hidden tests' trusted side never imports any of them.</p>" + (
+                     _table(["student", "assignment", "file"], sorted(beside)) if beside
+                     else "<p>No submission holds anything but its notebooks.</p>"))
     for assignment in results.assignments:
         graded = [o for (a, _), o in results.outcomes.items() if a == assignment]
         if not graded:
@@ -461,7 +485,7 @@ def write_html(results: ClassResults, path: Path) -> Path:
              "padding:.2em .5em;font-size:90%;text-align:left;vertical-align:top}"
              "img{display:block;margin:.5em 0;max-width:100%}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Grading report"
+    path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'>{NO_SCRIPT}<title>Grading report"
                     f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>",
                     encoding="utf-8")
     return path

@@ -269,3 +269,12 @@ def unreadable_page(course: Path, assignment: str, student: str, problems: list[
             f"your instructor to grade it again.</p></body></html>", encoding="utf-8")
         written.append(page)
     return written
+
+
+from nbconvert.exporters import HTMLExporter as _HTMLExporter  # noqa: E402
+
+
+class FeedbackExporter(_HTMLExporter):
+    """The HTML exporter of `nbgrader generate_feedback` only (`c.GenerateFeedback.exporter_class`):
+    its template (`c.FeedbackExporter.template_file`, feedback_with_names.html.j2) is set for it
+    alone, so formgrader's own HTMLExporter keeps formgrader's template for the grading view."""

@@ -9,12 +9,15 @@ the notebook as it changes. Expected outcome, one of:
   * `flag`: flagged for a person with a reason containing that phrase (the score is the person's
     call and is printed in the table); with `loses`, the score is checked as well;
   * `problem`: reported by the batch with that phrase, scored `zero`.
+A case's `beside` hands in files next to the notebook (links, a FIFO); a `build` that returns None
+writes no notebook (`beside` puts one there, a link say).
 Most code attacks sit in the grad_quadratic answer cell of a submission whose grad_quadratic is
 wrong (the catalog's a_x_plus_b), so a successful attack would raise its score.
 """
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -41,6 +44,7 @@ class Case:
     filename: str = f"{ASSIGNMENT}.ipynb"
     zero: bool = False
     same_as: str = ""  # a normal student whose score it must get (its honest work)
+    beside: Callable | None = None  # (folder, course) -> None: puts files beside the notebook
 
     def outcome(self) -> str:
         if self.problem:
@@ -171,6 +175,68 @@ import _swallow
 GRAD_QUADRATIC_VALUES = ("test_grad_quadratic_visible", "test_grad_quadratic_values",
                          "test_grad_quadratic_shape")
 HEAVY = "grad_quadratic"  # where resource attacks sit (their cell loses its tests)
+
+
+# --- links, special files and scripts aimed at the instructor's browser ---------------------------
+
+SOURCE_FROM_SUBMISSION = f"../../../source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+
+
+def symlink_to(target: str, name: str):
+    """`beside`: a symbolic link `name` -> `target` (relative to the submission folder)."""
+    return lambda folder, course: os.symlink(target, folder / name)
+
+
+def hardlink_to(course_file: str, name: str):
+    """`beside`: a hard link `name`, a second name of the course's `course_file`."""
+    return lambda folder, course: os.link(course / course_file, folder / name)
+
+
+def fifo(name: str):
+    return lambda folder, course: os.mkfifo(folder / name)
+
+
+def reads(name: str, label: str) -> str:
+    """Code for the wrong grad_quadratic cell that tries to read a handed-in file."""
+    return (f"try:\n    _s = open({name!r}, 'rb').read()\n    print({label!r}, len(_s))\n"
+            f"except OSError as error:\n    print('no {label}:', error)")
+
+
+def browser_script(tag: str, way: str) -> str:
+    """JavaScript that, if it runs in a page of the instructor's Jupyter server (formgrader's
+    submission view), deletes sentinels/<tag>-<way>.txt through the server's contents API (with
+    the page's XSRF cookie, as any script there could) and appends '<tag>-<way>-RAN' to the page's
+    title. Only single quotes: it fits in an HTML attribute."""
+    return ("(function(){var x=(document.cookie.match(/_xsrf=([^;]+)/)||[])[1]||'';"
+            f"fetch('/api/contents/sentinels/{tag}-{way}.txt',{{method:'DELETE',"
+            "headers:{'X-XSRFToken':decodeURIComponent(x)}});"
+            f"document.title+=' {tag}-{way}-RAN';}})();")
+
+
+BROWSER_WAYS = ("html", "javascript", "img", "markdown")  # how a student's output may carry a script
+
+
+def browser_attack_cells(tag: str) -> list:
+    """Cells a student adds at the end of a notebook: an HTML output with <script>, an
+    application/javascript output, an <img onerror=...>, a markdown cell with raw <script>."""
+    display = "from IPython.display import HTML, Javascript, display\n"
+    return [
+        nbformat.v4.new_code_cell(display + "display(HTML('<script>' + "
+                                  f"{browser_script(tag, 'html')!r} + '</script>'))"),
+        nbformat.v4.new_code_cell(display + f"display(Javascript({browser_script(tag, 'javascript')!r}))"),
+        nbformat.v4.new_code_cell(display + "display(HTML('<img src=\"missing.png\" onerror=\"' + "
+                                  f"{browser_script(tag, 'img')!r} + '\">'))"),
+        nbformat.v4.new_markdown_cell(f"My notes.\n\n<script>{browser_script(tag, 'markdown')}</script>\n"),
+    ]
+
+
+def with_browser_attack(tag: str):
+    def build(release, source):
+        nb = solution(release, source)
+        nb.cells += browser_attack_cells(tag)
+        return nb
+    return build
+
 
 CASES = [
     # --- the notebook's structure --------------------------------------------------------------
@@ -303,4 +369,22 @@ CASES = [
     Case("other_assignment", "a notebook of another assignment under this one's name",
          other_assignment, flag="a graded cell that is not in the release",
          problem="autograde failed"),
+    # --- links and special files handed in, scripts aimed at the instructor's browser -------------
+    Case("symlink_to_source", "hands in answers.txt, a symbolic link to the source notebook, and "
+         "reads it", tampered(reads("answers.txt", "source")),
+         beside=symlink_to(SOURCE_FROM_SUBMISSION, "answers.txt"), flag="symbolic link",
+         same_as=HONEST_WRONG),
+    Case("hardlink_to_gradebook", "hands in grades.db, a hard link to gradebook.db, and reads it",
+         tampered(reads("grades.db", "gradebook")), beside=hardlink_to("gradebook.db", "grades.db"),
+         flag="hard link", same_as=HONEST_WRONG),
+    Case("fifo_handed_in", "hands in a FIFO (a read blocks forever) and reads it",
+         tampered(reads("pipe", "fifo")), beside=fifo("pipe"), flag="FIFO", same_as=HONEST_WRONG),
+    Case("notebook_is_symlink", "the notebook itself is a symbolic link to the source notebook",
+         lambda release, source: None, problem="symbolic link",
+         beside=symlink_to(SOURCE_FROM_SUBMISSION, f"{ASSIGNMENT}.ipynb")),
+    Case("script_for_formgrader", "outputs and a markdown cell with scripts that call the "
+         "instructor's Jupyter server (formgrader renders them)",
+         with_browser_attack("adversarial"), flag="imports from IPython.display",
+         same_as="normal_solution"),
 ]
+
