@@ -76,6 +76,8 @@ GROUP_SECONDS = {
     "test_grading": 140,
     "test_one_student": 100,     # ~
     "test_contracts": 60,        # ~
+    "test_links": 60,            # ~
+    "test_formgrader_scripts": 50,  # ~ grades twice, then formgrader in Chromium
     "mutation-04_window_ner": 80,
     "mutation-07_softmax_with_loss": 70,  # ~
     "mutation-08_training_tips": 70,      # ~

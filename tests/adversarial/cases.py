@@ -192,6 +192,27 @@ def hardlink_to(course_file: str, name: str):
     return lambda folder, course: os.link(course / course_file, folder / name)
 
 
+HANDED_IN_COURSE = r'''"""Handed in beside the notebook as course.py: shadows the course package in the kernel's folder,
+makes every later cell swallow its failures, then hands the real package back."""
+import os
+import sys
+
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+del sys.modules["course"]
+import course as _real  # noqa: E402  (the real package, now that this folder is off the path)
+sys.modules["course"] = _real
+from IPython import get_ipython  # noqa: E402
+get_ipython().input_transformers_post.append(
+    lambda lines: ["try:\n"] + ["    " + l for l in lines] + ["\nexcept BaseException:\n    pass\n"])
+'''
+
+
+def handed_in(name: str, text: str):
+    """`beside`: a file `name` with `text`, handed in next to the notebook."""
+    return lambda folder, course: (folder / name).write_text(text, encoding="utf-8")
+
+
 def fifo(name: str):
     return lambda folder, course: os.mkfifo(folder / name)
 
@@ -386,5 +407,8 @@ CASES = [
          "instructor's Jupyter server (formgrader renders them)",
          with_browser_attack("adversarial"), flag="imports from IPython.display",
          same_as="normal_solution"),
+    Case("module_handed_in", "hands in course.py beside the notebook: the kernel's folder comes "
+         "first on sys.path, so the setup's import runs it and every later cell swallows its "
+         "failures", wrong, beside=handed_in("course.py", HANDED_IN_COURSE), same_as=HONEST_WRONG),
 ]
 
