@@ -48,6 +48,11 @@ c.HTMLExporter.extra_template_basedirs = [
 ]
 c.HTMLExporter.template_file = "feedback_with_names.html.j2"
 
+# Late penalties are nbgrader's (c.LateSubmissionPlugin.penalty_method, "none" by default), counted
+# from each student's own deadline: extensions.csv in this directory grants extensions per student
+# (autograder/grading/extensions.py; `python -m autograder.grading.extensions` checks the file).
+c.AssignLatePenalties.plugin_class = "autograder.grading.extensions.DeadlineExtensions"
+
 # Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
 # sandbox with resource limits, and a cell's recorded output is capped (autograder/safety/sandbox.py).
 # Where no sandbox can start, kernels refuse to start unless COURSE_UNSANDBOXED=1.
