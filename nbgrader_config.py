@@ -47,6 +47,8 @@ c.HTMLExporter.extra_template_basedirs = [
     os.path.join(os.path.dirname(_reports.__file__), "templates"),
 ]
 c.HTMLExporter.template_file = "feedback_with_names.html.j2"
+# ... and MathJax inside each page, not from a CDN: a student offline still sees the maths.
+c.HTMLExporter.filters = {"inline_mathjax": "autograder.reports.feedback.inline_mathjax"}
 
 # Late penalties are nbgrader's (c.LateSubmissionPlugin.penalty_method, "none" by default), counted
 # from each student's own deadline: extensions.csv in this directory grants extensions per student

@@ -14,12 +14,17 @@ fail, and the diagnostic message course.checks writes to name the likely mistake
     by autograder/safety/tamper.py for a person anyway).
 `autograded/` keeps the hidden tests; only feedback/ goes back to students.
 
+The page's mathematics is typeset by MathJax put inside the page itself (`inline_mathjax`, the
+feedback template's header): it renders with no network, wherever the student opens the file.
+
 `generate` writes the class's feedback so that one student never stops it: each cell is cut to a
 size nbconvert renders quickly (`LimitCellSize`), a student whose pages take too long is skipped
 and reported, and a notebook that could not be read gets a page saying what was received and why
 it scored 0.
 """
+import functools
 import html
+import json
 import os
 import re
 import signal
@@ -150,6 +155,114 @@ class LimitCellSize(Preprocessor):
                 if mime.startswith("text/") or mime in ("application/json",):
                     output["data"][mime] = _cut(value, self.limit)
         return cell, resources
+
+
+# --- MathJax inside the page --------------------------------------------------------------------
+#
+# nbgrader's feedback template loads MathJax from a CDN, so a student offline (or behind a
+# firewall) sees raw $...$. nbgrader's release_feedback hands out each page's .html file alone
+# (a flat copy named by a hash: exchange/default/release_feedback.py), so MathJax cannot sit in a
+# folder beside it: it goes inside every page. MathJax 2.7.9 from jupyter-server-mathjax (pinned in
+# requirements), TeX in, MathML out (NativeMML): the browser draws the formulas itself (Chrome 109+,
+# Firefox, Safari), so no font files and no font data travel with the page. That output is already
+# in MathJax's combined configuration; the few files MathJax loads on demand besides (operator
+# tables, small TeX extensions) are put in the page too and served to MathJax's loader from there.
+# A file MathJax asks for that the page does not hold fails at once (no request leaves the page)
+# and is listed in window.courseMathJaxMissing, which the browser test checks is empty.
+
+MATHJAX_ROOT = "about:blank#mathjax"   # MathJax's base URL: never fetched
+MATHJAX_ON_DEMAND = ("jax/element/mml/optable/*.js", "extensions/TeX/*.js")
+MATHJAX_NOT_NEEDED = ("extensions/TeX/mhchem.js", "extensions/TeX/autoload-all.js",
+                      "extensions/TeX/mediawiki-texvc.js")  # chemistry, all-at-once, Wikipedia's
+MATHJAX_CONFIG = {
+    # nbconvert's own settings (its mathjax.html.j2 macro), with MathML output
+    "jax": ["input/TeX", "output/NativeMML"],
+    "extensions": ["tex2jax.js", "MathEvents.js", "MathZoom.js", "MathMenu.js", "toMathML.js",
+                   "TeX/noErrors.js", "TeX/noUndefined.js", "TeX/AMSmath.js", "TeX/AMSsymbols.js"],
+    "TeX": {"equationNumbers": {"autoNumber": "AMS", "useLabelIds": True}},
+    "tex2jax": {"inlineMath": [["$", "$"], ["\\(", "\\)"]],
+                "displayMath": [["$$", "$$"], ["\\[", "\\]"]],
+                "processEscapes": True, "processEnvironments": True},
+    "displayAlign": "center",
+    "messageStyle": "none",
+    "menuSettings": {"renderer": "NativeMML"},
+}
+MATHJAX_LOADER = """
+(function () {
+  var AJAX = MathJax.Ajax, ROOT = AJAX.config.root + "/", UNUSED = "jax/output/HTML-CSS/";
+  var FILES = JSON.parse(document.getElementById("course-mathjax-files").textContent);
+  window.courseMathJaxMissing = [];
+  AJAX.loader.JS = function (url, callback) {  // MathJax's file loader, from this page
+    var name = url.indexOf(ROOT) === 0 ? url.slice(ROOT.length) : url;
+    this.loading[url] = {callback: callback, timeout: null, status: this.STATUS.OK, script: null,
+                         message: MathJax.Message.File(this.fileName(url))};
+    if (Object.prototype.hasOwnProperty.call(FILES, name)) {
+      var script = document.createElement("script");
+      script.text = FILES[name];  // ends with MathJax.Ajax.loadComplete(url)
+      this.head.appendChild(script);
+    } else {
+      // HTML-CSS output, in the combined configuration but unused, still asks for its fonts
+      if (name.indexOf(UNUSED) !== 0) window.courseMathJaxMissing.push(name);
+      this.loadTimeout(url);  // MathJax's own path for a file that did not load
+    }
+  };
+  // The combined configuration picks HTML-CSS output (font files) on Chrome: MathML instead.
+  MathJax.Hub.Register.StartupHook("End Config", function () {
+    MathJax.OutputJax["HTML-CSS"].Register = function () {};
+    MathJax.OutputJax.NativeMML.Register("jax/mml");
+  });
+})();
+"""
+
+
+def _script(code: str) -> str:
+    """A <script> element holding the JavaScript `code`. Only "</script" ends it early (HTML's
+    rule; MathJax's files have none, and rewriting "</" elsewhere would break its regular
+    expressions such as /</g)."""
+    if re.search(r"</script|<!--\s*<script", code, re.IGNORECASE):
+        raise ValueError("this JavaScript would end its <script> element early")
+    return "<script>" + code + "</script>"
+
+
+def _json_script(value, element_id: str) -> str:
+    """A <script type="application/json"> element holding `value` (every "<" escaped)."""
+    text = json.dumps(value).replace("<", "\\u003c")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
+
+
+def mathjax_folder() -> Path:
+    """MathJax's files, as jupyter-server-mathjax installs them."""
+    import jupyter_server_mathjax
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+def inline_mathjax(_value=None) -> str:
+    """The <script> elements that typeset the page's TeX with no network: MathJax itself, its
+    combined TeX configuration, the files it loads on demand, and the settings. A Jinja filter
+    of the feedback template (`{{ resources | inline_mathjax }}`, set in nbgrader_config.py;
+    the value it filters is not used)."""
+    return _inline_mathjax()
+
+
+@functools.cache
+def _inline_mathjax() -> str:
+    static = mathjax_folder()
+    on_demand = {str(p.relative_to(static)): p.read_text(encoding="utf-8")
+                 for pattern in MATHJAX_ON_DEMAND for p in sorted(static.glob(pattern))
+                 if str(p.relative_to(static)) not in MATHJAX_NOT_NEEDED}
+    settings = {"root": MATHJAX_ROOT, "delayStartupUntil": "configured"}
+    return "\n".join([
+        "<!-- MathJax 2.7.9 (jupyter-server-mathjax), inside the page: no network needed -->",
+        _script(f"window.MathJax = {json.dumps(settings)};"),
+        _script((static / "MathJax.js").read_text(encoding="utf-8")),
+        _json_script(on_demand, "course-mathjax-files"),
+        _script(MATHJAX_LOADER),
+        _script((static / "config" / "TeX-AMS-MML_HTMLorMML-full.js").read_text(encoding="utf-8")),
+        # Hub.Config merges arrays index by index: the lists are set, the rest merged
+        _script("".join(f"MathJax.Hub.config.{key} = {json.dumps(MATHJAX_CONFIG[key])};"
+                        for key in ("jax", "extensions"))
+                + f"MathJax.Hub.Config({json.dumps(MATHJAX_CONFIG)}); MathJax.Hub.Configured();"),
+    ])
 
 
 # --- writing the class's feedback ------------------------------------------------------------
