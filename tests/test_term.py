@@ -349,3 +349,27 @@ def test_a_bad_extensions_file_fails_the_late_only_and_retry_grades_them(tmp_pat
         alice = gb.find_submission(FIRST, "alice")
         assert alice.total_seconds_late == 3 * 3600 and alice.score == alice.max_score > 0
         assert not alice.late_submission_penalty
+
+
+def test_release_feedback_delivers_unreadable_and_renamed_submissions_pages(tmp_path):
+    """nbgrader's release_feedback and the students' fetch_feedback carry the page of a broken
+    (not JSON) and of a renamed notebook to those students, as they do a graded one's."""
+    from autograder.authoring.classroom import _exchange, _exchange_config
+    from autograder.reports import feedback
+    course = copy_course(tmp_path)
+    three = [p for p in classroom.PERSONAS if p.name in ("alice", "farah", "gus")]
+    collect_class(course, [FIRST], three, step=lambda m: None)
+    grading.grade_class(course, [FIRST], workers=1, log=lambda m: None, bar=False)
+    assert sorted(feedback.generate(course, FIRST).written) == ["alice", "farah", "gus"]
+    nbgrader_checked("release_feedback", FIRST, course=course)
+    homes = course / ".demo" / "homes"
+    for student in ("alice", "farah", "gus"):
+        _exchange("FetchFeedback", _exchange_config("gradients", course / "exchange", FIRST,
+                                                    homes / student, student)).start()
+        pages = list((homes / student / FIRST / "feedback").glob("*/*.html"))
+        assert len(pages) == 1, (student, pages)
+        text = pages[0].read_text(encoding="utf-8")
+        if student == "alice":
+            assert "could not be graded" not in text and "Score" in text
+        else:
+            assert "could not be graded" in text and "scored 0" in text, student

@@ -27,6 +27,7 @@ import html
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,6 +128,7 @@ class HideHiddenTests(ClearHiddenTests):
 
 MAX_CELL_CHARS = 10_000    # nbconvert's markdown rendering is quadratic: 120 KB cost 28 s
 STUDENT_SECONDS = 120.0    # a student whose feedback takes longer is skipped and reported
+NOT_RECEIVED = ("timestamp.txt", "submission_secret.txt")  # nbgrader's files, not the student's
 CUT_NOTE = "\n\n[cut for the feedback page: this cell had {n} characters; the first {m} are shown]"
 
 
@@ -357,21 +359,31 @@ def _fresh(course: Path, assignment: str, student: str, since: float) -> bool:
 
 def unreadable_page(course: Path, assignment: str, student: str, problems: list[str]) -> list[Path]:
     """A feedback page for each released notebook of a submission that could not be graded (not
-    valid JSON, or not found under its name): what was received, and why it scored 0."""
+    valid JSON, or not found under its name): what was received, and why it scored 0.
+
+    nbgrader's release_feedback and the student's fetch_feedback must carry it as they carry a
+    graded page: the folder gets the submission's timestamp.txt and submission_secret.txt (which
+    release_feedback reads for every page, and stops at the first folder without), and the page
+    of a renamed notebook is also written under the name of the notebook the student submitted,
+    since fetch_feedback looks for a page per notebook of the student's own submission."""
     from autograder.grading import submissions
     folder = submissions.submission_folder(course, assignment, student)
-    received = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "timestamp.txt")
+    received = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in NOT_RECEIVED)
     listing = "".join(f"<li><code>{html.escape(str(p.relative_to(folder)))}</code> "
                       f"({p.stat().st_size:,} bytes)</li>" for p in received) or "<li>nothing</li>"
+    released = submissions.released_notebooks(course, assignment)
+    renamed = sorted(p.stem for p in folder.glob("*.ipynb") if p.name not in released)
+    out = feedback_folder(course, assignment, student)
     written = []
-    for name in submissions.released_notebooks(course, assignment):
+    for name in released:
         about = [p for p in problems if p.startswith(name + " ")]
         if not about:
             continue
-        page = feedback_folder(course, assignment, student) / f"{Path(name).stem}.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
+        # under the released name (the instructor's view) and, if renamed, the submitted one's
+        stems = [Path(name).stem] + ([] if (folder / name).exists() else renamed)
+        out.mkdir(parents=True, exist_ok=True)
         reasons = "".join(f"<li>{html.escape(p)}</li>" for p in about)
-        page.write_text(
+        page = (
             f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(name)}: "
             f"not graded</title></head><body style='font-family:sans-serif;max-width:50em;"
             f"margin:2em auto'><h1>{html.escape(assignment)}: {html.escape(name)} could not be "
@@ -379,6 +391,12 @@ def unreadable_page(course: Path, assignment: str, student: str, problems: list[
             f"you (<code>{html.escape(student)}</code>) for {html.escape(assignment)}:</p>"
             f"<ul>{listing}</ul><p>Submit the notebook again under the name "
             f"<code>{html.escape(name)}</code>, saved from JupyterLab (File &gt; Save), and ask "
-            f"your instructor to grade it again.</p></body></html>", encoding="utf-8")
-        written.append(page)
+            f"your instructor to grade it again.</p></body></html>")
+        for stem in stems:
+            (out / f"{stem}.html").write_text(page, encoding="utf-8")
+            written.append(out / f"{stem}.html")
+    if written:
+        for name in NOT_RECEIVED:  # what release_feedback needs beside each page
+            if (folder / name).is_file() and not (out / name).exists():
+                shutil.copyfile(folder / name, out / name)
     return written
