@@ -248,9 +248,13 @@ RAW_TEX = r"\$[^$\n]+\$"
 
 def test_feedback_maths_render_with_the_network_off(chromium, feedback_page):
     import re
+
     from playwright.sync_api import sync_playwright
+
+    from autograder.reports.feedback import inline_mathjax
     page_text = feedback_page.read_text(encoding="utf-8")
     assert "cdnjs" not in page_text and "mathjax.org/mathjax" not in page_text.lower()
+    assert page_text.count(inline_mathjax()) == 1, "MathJax is not inside the page as written"
     formulas = sum(len(re.findall(RAW_TEX, c.source)) for c in
                    read(ROOT / "source" / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb").cells
                    if c.cell_type == "markdown")

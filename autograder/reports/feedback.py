@@ -229,7 +229,7 @@ def _script(code: str) -> str:
 def _json_script(value, element_id: str) -> str:
     """A <script type="application/json"> element holding `value` (every "<" escaped)."""
     text = json.dumps(value).replace("<", "\\u003c")
-    return f'<script type="application/json" id="{element_id}">{text}</script>'
+    return f'<script id="{element_id}" type="application/json">{text}</script>'
 
 
 def mathjax_folder() -> Path:
