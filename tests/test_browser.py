@@ -277,6 +277,7 @@ def test_feedback_maths_render_with_the_network_off(chromium, feedback_page):
                                timeout=30_000)
         rendered = page.locator(".MathJax_MathML math").count()
         missing = page.evaluate("window.courseMathJaxMissing")
+        safe = page.evaluate("!!(MathJax.Extension && MathJax.Extension.Safe)")  # nbconvert's too
         errors = page.locator(".MathJax_Error, merror").count()
         raw = re.findall(RAW_TEX, " ".join(page.locator(".text_cell_render").all_inner_texts()))
         SCREENSHOTS.mkdir(exist_ok=True)
@@ -285,6 +286,7 @@ def test_feedback_maths_render_with_the_network_off(chromium, feedback_page):
         browser.close()
     assert not refused, f"the feedback page asked the network for {refused}"
     assert missing == [], f"MathJax asked for files the page does not hold: {missing}"
+    assert safe, "MathJax's Safe extension (no links or styles from a student's TeX) is off"
     assert errors == 0 and not raw, f"{errors} formulas failed; left as TeX: {raw[:5]}"
     assert rendered >= formulas > 20, (rendered, formulas)
     size = feedback_page.stat().st_size

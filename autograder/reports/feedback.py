@@ -173,14 +173,16 @@ class LimitCellSize(Preprocessor):
 # and is listed in window.courseMathJaxMissing, which the browser test checks is empty.
 
 MATHJAX_ROOT = "about:blank#mathjax"   # MathJax's base URL: never fetched
-MATHJAX_ON_DEMAND = ("jax/element/mml/optable/*.js", "extensions/TeX/*.js")
+MATHJAX_ON_DEMAND = ("jax/element/mml/optable/*.js", "extensions/TeX/*.js", "extensions/Safe.js")
 MATHJAX_NOT_NEEDED = ("extensions/TeX/mhchem.js", "extensions/TeX/autoload-all.js",
                       "extensions/TeX/mediawiki-texvc.js")  # chemistry, all-at-once, Wikipedia's
 MATHJAX_CONFIG = {
-    # nbconvert's own settings (its mathjax.html.j2 macro), with MathML output
+    # nbconvert's own settings (its mathjax.html.j2 macro and its URL's "Safe": a student's TeX
+    # cannot add links, styles or classes), with MathML output
     "jax": ["input/TeX", "output/NativeMML"],
     "extensions": ["tex2jax.js", "MathEvents.js", "MathZoom.js", "MathMenu.js", "toMathML.js",
-                   "TeX/noErrors.js", "TeX/noUndefined.js", "TeX/AMSmath.js", "TeX/AMSsymbols.js"],
+                   "TeX/noErrors.js", "TeX/noUndefined.js", "TeX/AMSmath.js", "TeX/AMSsymbols.js",
+                   "Safe.js"],
     "TeX": {"equationNumbers": {"autoNumber": "AMS", "useLabelIds": True}},
     "tex2jax": {"inlineMath": [["$", "$"], ["\\(", "\\)"]],
                 "displayMath": [["$$", "$$"], ["\\[", "\\]"]],
