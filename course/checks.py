@@ -30,7 +30,7 @@ _np = SimpleNamespace(**{f: getattr(numpy, f) for f in """abs all any argmax arr
     unravel_index where""".split()})
 
 __all__ = ["as_array", "check_array", "check_scalar", "check_unchanged", "check_choice", "check_true",
-           "own_work", "check_values", "argument_spy",
+           "own_work", "check_values", "argument_spy", "student_namespace",
            "Contract", "Protocol", "call", "arrays", "labels", "numbers", "choices", "fixed", "keyed",
            "instance"]
 
@@ -341,6 +341,31 @@ def _library_frame(filename):
     return None
 
 
+def _remote_callers():
+    """When the grader runs this test in a trusted kernel and the student's code (in its own
+    kernel) called `f` through the grader's bridge: the files of the student's frames that made
+    the call. Empty when the test shares the student's kernel."""
+    import sys
+    bridge = sys.modules.get("autograder.safety.bridge")
+    return list(getattr(bridge, "CALLER_FILES", []) or [])
+
+
+def student_namespace(own_globals):
+    """The global names the student's code runs with, for a test that puts something into the
+    student's world while it runs (a reference gate the student's XOR must call).
+
+    `own_globals` is the test cell's globals(): the student's own when tests share the student's
+    kernel. When the grader runs tests in a trusted kernel (autograder/safety/split.py), a mapping
+    of the student kernel's names instead: reading gives the student's value or a proxy,
+    `update`/item assignment sends data, and functions of the test as callbacks that run here.
+    """
+    import sys
+    trusted = sys.modules.get("autograder.safety.trusted")
+    if trusted is not None and trusted.connected():
+        return trusted.student_globals()
+    return own_globals
+
+
 def own_work(f, name):
     """Wrap a test's function `f` so that it refuses to be called by a library doing the exercise.
 
@@ -360,7 +385,7 @@ def own_work(f, name):
             chain.append(frame.f_code.co_filename)
             frame = frame.f_back
         if frame is not None:
-            for filename in chain:
+            for filename in chain + _remote_callers():
                 where = _library_frame(filename)
                 if where:
                     raise AssertionError(
