@@ -183,6 +183,7 @@ def test_feedback_never_shows_a_hidden_test_line_or_number(graded):
         text = html.unescape(re.sub(r"<[^>]+>", "", text))
         for line in lines:
             assert line not in text, f"{page}: hidden test line shown: {line}"
+            assert line[::-1] not in text, f"{page}: hidden test line shown reversed: {line}"
         shown = set(re.findall(r"(?<![\w.])\d+\.\d{2,}(?![\w.])", text))
         assert not (shown & numbers), f"{page}: hidden test numbers shown: {shown & numbers}"
 
@@ -212,9 +213,16 @@ def test_plain_nbgrader_autograde_survives_a_duplicated_cell(graded):
             "normal_solution"].max_score
 
 
-def test_the_feedback_filter_is_what_kept_the_hidden_source_out(graded):
-    """hidden_source_printed's hook printed the hidden tests into its graded outputs; only the
-    feedback filter (autograder/reports/feedback.py) stands between them and the student."""
+def test_a_hook_in_the_students_kernel_sees_no_hidden_test(graded):
+    """hidden_source_printed's hook printed every cell its kernel ran: the student's own cells,
+    and not one hidden test line (the tests run in the trusted kernel, autograder/safety/split.py)."""
     course, *_ = graded
     lines, _ = _secrets(course)
-    assert sum(line in _outputs(course, "hidden_source_printed") for line in lines) > 10
+    printed = _outputs(course, "hidden_source_printed")
+    assert "def relative_error" in printed  # the hook ran
+    assert not [line for line in lines if line in printed]
+    history = _outputs(course, "history_read")
+    assert "citardauq_darg fed" in history  # it read the history, reversed
+    assert not [line for line in lines if line[::-1] in history]
+
+

@@ -218,3 +218,21 @@ def test_the_student_side_cannot_reach_the_trusted_sides_internals(pair):
         trusted.decode({"$": "a", "d": "|O", "s": [1], "v": ""})
     with pytest.raises(bridge.BridgeError):
         trusted.decode({"$": "pickle", "v": "gASV"})
+
+
+# --- what split execution reads from a cell (autograder/safety/split.py) ----------------------------
+
+def test_the_names_an_answer_defines_are_its_own_not_its_imports():
+    from autograder.safety.split import names_defined, names_read
+    source = ("%matplotlib inline\nimport numpy as np\nfrom math import exp\n"
+              "def f(x):\n    return helper(x)\nclass V:\n    pass\nW, b = 1, 2\nfor i in range(2):\n    pass\n")
+    assert names_defined(source) == {"f", "V", "W", "b", "i"}
+    assert {"helper", "range"} <= names_read(source)
+    assert names_defined("this is not python (") == set()
+
+
+def test_a_tests_visible_part_is_what_the_student_has():
+    from autograder.safety.split import HIDDEN
+    cell = ("x = 1\ncheck(x)\n### BEGIN HIDDEN TESTS\nsecret = 2\ncheck(secret)\n"
+            "### END HIDDEN TESTS\nprint('done')\n")
+    assert HIDDEN.sub("", cell) == "x = 1\ncheck(x)\nprint('done')\n"

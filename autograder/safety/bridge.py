@@ -293,7 +293,9 @@ class Peer:
             kind = self.proxy_types.get(type_name)
             if kind is None:
                 name = type_name if type_name.isidentifier() else "Remote"
-                kind = self.proxy_types[type_name] = type(name, (Remote,), {"__slots__": ()})
+                # named after the student's type; its module says where it lives
+                kind = self.proxy_types[type_name] = type(name, (Remote,), {
+                    "__slots__": (), "__module__": "student's kernel"})
             proxy = object.__new__(kind)
             object.__setattr__(proxy, "_bridge_peer", self)
             object.__setattr__(proxy, "_bridge_id", remote_id)

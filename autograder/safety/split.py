@@ -29,11 +29,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
 
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.util import ensure_async, run_sync
 from traitlets import Integer
@@ -42,6 +44,7 @@ from autograder.kernels.wakeful import wake_on_every_message
 from autograder.safety import bridge
 from autograder.safety.sandbox import SandboxedExecute, _error
 
+STOPPED = ("CellTimeoutError", "KernelDied", "DeadKernelError")  # how a stopped cell's error is named
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?",
                     re.MULTILINE | re.DOTALL)
 
@@ -158,6 +161,7 @@ class SplitExecute(SandboxedExecute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._plan, self._trusted, self._student, self._deferred = None, None, None, []
+        self._stopped_in: set[int] = set()  # cells stopped at their timeout or by a death
         self._plan = self._make_plan(nb, resources or {})
         try:
             return super().preprocess(nb, resources, km)
@@ -197,6 +201,9 @@ class SplitExecute(SandboxedExecute):
                 run_sync(self._student_runs_visible_part)(cell, index)
         else:
             cell, resources = super().preprocess_cell(cell, resources, index)
+            if any(o.get("output_type") == "error" and o.get("ename") in STOPPED
+                   for o in cell.get("outputs", [])):
+                self._stopped_in.add(index)  # never run again when the kernel is revived
             if role == "setup":
                 run_sync(self._run_setup)(cell)
         if index == len(self.nb.cells) - 1:
@@ -206,6 +213,8 @@ class SplitExecute(SandboxedExecute):
     def _run_tests(self, resources):
         died = self._died_at
         alive = died is None or run_sync(self._revive_student)(died)
+        if died is not None and alive:
+            self._died_at = None  # the tests of the cells before `died` run on the revived kernel
         for index in self._deferred:
             cell = self.nb.cells[index]
             if died is not None and index > died:
@@ -254,7 +263,7 @@ class SplitExecute(SandboxedExecute):
         if not (names_defined(visible) & self._plan.later_reads.get(grade_id, set())):
             return
         try:
-            await self._quiet(self.kc, visible, timeout=self.timeout)
+            await self._quiet(self.kc, visible, timeout=self.timeout, km=self.km)
         except TimeoutError:
             await self._stop_student("the visible test did not finish", index)
 
@@ -274,17 +283,26 @@ class SplitExecute(SandboxedExecute):
         if not any(index < died for index in self._deferred):
             return False
         try:
+            if self.km.context.closed:  # a kernel stopped after a timeout takes its context along
+                self.km.context = zmq.asyncio.Context()
             await ensure_async(self.km.restart_kernel(now=True))
+            self.kc.stop_channels()  # the new kernel may have new sockets: a new client
+            self.kc = self.km.client()
+            await ensure_async(self.kc.start_channels())
             await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+            wake_on_every_message(self.kc)
             await self._install_bridge()
             for index, cell in enumerate(self.nb.cells[:died]):
+                if index in self._stopped_in:
+                    continue
                 role = self._plan.role(cell)
                 if role in ("student", "setup"):
-                    await self._quiet(self.kc, cell.source, timeout=self.timeout)
+                    await self._quiet(self.kc, cell.source, timeout=self.timeout, km=self.km)
                 elif role == "test":
                     await self._student_runs_visible_part(cell, index)
         except Exception as error:  # a kernel that cannot restart: those tests score 0
-            self.log.error("split execution: the student's kernel could not be revived: %s", error)
+            self.log.error("split execution: the student's kernel could not be revived: %s", error,
+                           exc_info=True)
             return False
         if self._trusted is not None:  # the trusted side talks to the new kernel
             info = self._connection_info()
@@ -308,7 +326,12 @@ class SplitExecute(SandboxedExecute):
 
     async def _stop_student(self, why: str, index: int):
         self.log.error("split execution: stopping the student's kernel: %s", why)
-        await ensure_async(self.km.shutdown_kernel(now=True))
+        # killed, not shut down: its sandbox's folder stays, so it can be revived for the tests
+        try:
+            if await ensure_async(self.km.is_alive()):
+                await ensure_async(self.km.signal_kernel(signal.SIGKILL))
+        except RuntimeError:  # it died on its own meanwhile
+            pass
         if self._died_at is None:
             self._died_at = index
 
@@ -354,8 +377,9 @@ class SplitExecute(SandboxedExecute):
         info["key"] = info["key"].decode() if isinstance(info["key"], bytes) else info["key"]
         return info
 
-    async def _quiet(self, kc, code: str, user_expressions=None, timeout=None) -> dict:
-        """Run `code` in a kernel without recording anything; its execute_reply's content."""
+    async def _quiet(self, kc, code: str, user_expressions=None, timeout=None, km=None) -> dict:
+        """Run `code` in a kernel without recording anything; its execute_reply's content.
+        TimeoutError after `timeout` seconds, or as soon as `km`'s kernel is found dead."""
         msg_id = await ensure_async(kc.execute(code, silent=True, store_history=False,
                                                user_expressions=user_expressions or {},
                                                allow_stdin=False))
@@ -365,9 +389,12 @@ class SplitExecute(SandboxedExecute):
             if remaining is not None and remaining <= 0:
                 raise TimeoutError
             try:
-                msg = await ensure_async(kc.shell_channel.get_msg(timeout=remaining))
+                msg = await ensure_async(kc.shell_channel.get_msg(
+                    timeout=remaining if km is None else min(remaining or 1.0, 1.0)))
             except Exception:  # queue.Empty
-                raise TimeoutError from None
+                if km is None or not await ensure_async(km.is_alive()):
+                    raise TimeoutError from None
+                continue
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg["content"]
 

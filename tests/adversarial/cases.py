@@ -159,6 +159,17 @@ NORMAL = {  # students graded in the same batch, and again in a batch of their o
 }
 
 
+SWALLOW = r'''open('_swallow.py', 'w').write(
+    'from IPython import get_ipython\n'
+    'def wrap(lines):\n'
+    '    return ["try:\\n"] + ["    " + l for l in lines] + ["\\nexcept BaseException:\\n    pass\\n"]\n'
+    'get_ipython().input_transformers_post.append(wrap)\n')
+import _swallow
+'''
+
+# what an answer that is not an array loses (it leaves its inputs unchanged: that test passes)
+GRAD_QUADRATIC_VALUES = ("test_grad_quadratic_visible", "test_grad_quadratic_values",
+                         "test_grad_quadratic_shape")
 HEAVY = "grad_quadratic"  # where resource attacks sit (their cell loses its tests)
 
 CASES = [
@@ -186,37 +197,59 @@ CASES = [
     # --- code that tampers with what the tests use ------------------------------------------------
     Case("numpy_monkeypatched", "np.allclose and np.testing patched to always agree",
          tampered("np.allclose = lambda *a, **k: True\n"
-                  "np.testing.assert_allclose = lambda *a, **k: None"), flag="assigns np.allclose"),
+                  "np.testing.assert_allclose = lambda *a, **k: None"), flag="assigns np.allclose", same_as=HONEST_WRONG),
     Case("checks_module_patched", "course.checks' functions replaced on the module",
          tampered("import course.checks as _c\n_c.check_array = lambda *a, **k: None"),
-         flag="assigns _c.check_array"),
+         flag="assigns _c.check_array", same_as=HONEST_WRONG),
     Case("helpers_rebound", "the check helpers rebound in the notebook's namespace",
          tampered("check_array = check_scalar = check_true = check_unchanged = "
-                  "lambda *a, **k: None"), flag="rebinds check_array"),
+                  "lambda *a, **k: None"), flag="rebinds check_array", same_as=HONEST_WRONG),
     Case("builtins_patched", "isinstance and abs patched through builtins",
          tampered("import builtins\nbuiltins.isinstance = lambda *a: True"),
-         flag="imports builtins"),
+         flag="imports builtins",
+         # its kernel stops answering once isinstance lies (ipykernel needs it): from that cell on
+         # it scores 0, as after any crash; the tests of the cells before it are graded
+         loses=(HEAVY, "relative_error", "grad_softplus", "gradient_descent", "loss_not_accuracy")),
     Case("ipython_hooked", "an IPython hook that swallows every test's exception",
          tampered("ip = get_ipython()\nip.set_custom_exc((Exception,), lambda *a, **k: None)"),
-         flag="reaches into IPython"),
+         flag="reaches into IPython", same_as=HONEST_WRONG),
     Case("sys_modules", "a fake course.checks put into sys.modules, then re-imported",
          tampered("import sys, types\nfake = types.ModuleType('course.checks')\n"
-                  "sys.modules['course.checks'] = fake"), flag="imports sys"),
+                  "sys.modules['course.checks'] = fake"), flag="imports sys", same_as=HONEST_WRONG),
     Case("lying_eq", "grad_quadratic returns an object whose __eq__ always agrees",
          tampered("class Anything:\n    def __eq__(self, other):\n        return True\n"
-                  "grad_quadratic = lambda A, b, x: Anything()"), flag="defines __eq__"),
+                  "grad_quadratic = lambda A, b, x: Anything()"), flag="defines __eq__",
+         loses=GRAD_QUADRATIC_VALUES),
     Case("lying_ndarray", "an ndarray subclass whose ufuncs and comparisons lie",
          tampered("class Liar(np.ndarray):\n    def __array_ufunc__(self, *a, **k):\n"
-                  "        return np.zeros(1)\n"), flag="subclasses np.ndarray"),
+                  "        return np.zeros(1)\n"), flag="subclasses np.ndarray", same_as=HONEST_WRONG),
     Case("lying_array_protocol", "an object whose __array__ fakes the values",
          tampered("class Fake:\n    def __array__(self, dtype=None, copy=None):\n"
-                  "        return np.zeros(2)\n"), flag="defines __array__"),
+                  "        return np.zeros(2)\n"), flag="defines __array__", same_as=HONEST_WRONG),
     Case("dynamic_code", "the same patch hidden in exec of a hex string",
          tampered("exec(bytes.fromhex('" + "np.allclose = lambda *a, **k: True".encode().hex()
-                  + "').decode())"), flag="calls exec()"),
+                  + "').decode())"), flag="calls exec()", same_as=HONEST_WRONG),
     Case("hidden_source_printed", "a hook that prints every cell's source (hidden tests) to "
          "the output", tampered("get_ipython().events.register('pre_run_cell', "
-                                "lambda info: print(info.raw_cell))"), flag="reaches into IPython"),
+                                "lambda info: print(info.raw_cell))"), flag="reaches into IPython",
+         same_as=HONEST_WRONG),
+    # --- tricks that worked while the tests ran in the student's kernel (split execution now) ------
+    Case("module_written_at_run_time", "writes a module that wraps every later cell in try/except "
+         "and imports it", tampered(SWALLOW), flag="calls open()", same_as=HONEST_WRONG),
+    Case("history_read", "prints every cell it can find in IPython's history, reversed",
+         with_answer("loss_not_accuracy", "print([_s[::-1] for _s in In])\n"
+                     "print([str(v)[::-1] for k, v in globals().items() if k.startswith('_i')])",
+                     before=False), flag="reads In"),
+    Case("match_rebinding", "rebinds the check helpers with a `match` statement",
+         tampered("match (lambda *a, **k: None):\n    case check_array:\n        pass\n"
+                  "match (lambda *a, **k: None):\n    case check_true:\n        pass"),
+         same_as=HONEST_WRONG),
+    Case("leftover_global", "grad_quadratic returns a hidden test's leftover global array",
+         tampered("def grad_quadratic(A, b, x):\n"
+                  "    for _k, _v in list(globals().items()):\n"
+                  "        if _k.startswith('_') and type(_v) is np.ndarray and _v.shape == np.shape(x):\n"
+                  "            return _v\n"
+                  "    return None"), flag="calls globals()", loses=GRAD_QUADRATIC_VALUES),
     # --- answers that are honest about nothing but harm nobody -----------------------------------
     Case("hardcoded_visible_answers", "numerical_derivative hard-codes the visible test's answers",
          with_answer("numerical_derivative",
