@@ -49,6 +49,13 @@ c.FeedbackExporter.extra_template_basedirs = [
     os.path.join(os.path.dirname(_reports.__file__), "templates"),
 ]
 c.FeedbackExporter.template_file = "feedback_with_names.html.j2"
+# ... and MathJax inside each page, not from a CDN: a student offline still sees the maths.
+c.FeedbackExporter.filters = {"inline_mathjax": "autograder.reports.feedback.inline_mathjax"}
+
+# Late penalties are nbgrader's (c.LateSubmissionPlugin.penalty_method, "none" by default), counted
+# from each student's own deadline: extensions.csv in this directory grants extensions per student
+# (autograder/grading/extensions.py; `python -m autograder.grading.extensions` checks the file).
+c.AssignLatePenalties.plugin_class = "autograder.grading.extensions.DeadlineExtensions"
 
 # A symbolic link, hard link or special file (FIFO, socket, device) in a submission is never
 # followed: nbgrader copies and reads only plain files, a notebook that is a link is not read

@@ -2,7 +2,7 @@
 
 Binder (repo2docker) creates the environment from the students' environment.yml, copies the
 repository and runs its postBuild. Here: a venv in .venv/student/ with the pip packages that
-environment.yml lists (transitive versions held to requirements.txt), made once and reused
+environment.yml lists (held to the students' set, requirements/student.txt), made once and reused
 while environment.yml stays the same; the test then runs the students' postBuild in it.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def student_environment(environment_yml: Path, log: Path) -> Path:
                            stdout=out, stderr=subprocess.STDOUT)
             subprocess.run([str(STUDENT_VENV / "bin" / "python"), "-m", "pip", "install",
                             "--quiet", "--disable-pip-version-check",
-                            "-c", str(ROOT / "requirements.txt"), *packages],
+                            "-c", str(ROOT / "requirements" / "student.txt"), *packages],
                            check=True, stdout=out, stderr=subprocess.STDOUT, timeout=1200)
         stamp.touch()
     return STUDENT_VENV / "bin"

@@ -221,3 +221,73 @@ def _check_solved(session, lab, assignment):
     dead = [f"cell {x.cell}: {x.control}" for x in interactions if not x.changed]
     assert not dead, f"{assignment}: moving these controls changed nothing: {dead}"
     assert result["outcome"] == "success", result["text"][:1000]
+
+
+# --- feedback pages: their maths render with the network off -------------------------------------
+
+@pytest.fixture(scope="module")
+def feedback_page(tmp_path_factory) -> Path:
+    """The feedback page of one student of the first notebook (one typical mistake), graded and
+    fed back as `make autograde` and `make feedback` do."""
+    from autograder.authoring import classroom
+    from autograder.authoring.demo import collect_class
+    from autograder.grading import batch
+    from autograder.reports import feedback
+    from conftest import copy_course
+    course = copy_course(tmp_path_factory.mktemp("feedback"))
+    student = [p for p in classroom.PERSONAS if p.name == "dana"]
+    collect_class(course, [ASSIGNMENTS[0]], student, step=lambda m: None)
+    batch.grade_class(course, [ASSIGNMENTS[0]], workers=1, log=lambda m: None, bar=False)
+    run = feedback.generate(course, ASSIGNMENTS[0])
+    assert run.written == ["dana"], run.problems
+    return feedback.feedback_folder(course, ASSIGNMENTS[0], "dana") / f"{ASSIGNMENTS[0]}.html"
+
+
+RAW_TEX = r"\$[^$\n]+\$"
+
+
+def test_feedback_maths_render_with_the_network_off(chromium, feedback_page):
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from autograder.reports.feedback import inline_mathjax
+    page_text = feedback_page.read_text(encoding="utf-8")
+    assert "cdnjs" not in page_text and "mathjax.org/mathjax" not in page_text.lower()
+    assert page_text.count(inline_mathjax()) == 1, "MathJax is not inside the page as written"
+    formulas = sum(len(re.findall(RAW_TEX, c.source)) for c in
+                   read(ROOT / "source" / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb").cells
+                   if c.cell_type == "markdown")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        page = browser.new_page()
+        refused = []
+
+        def offline(route):  # nothing but the file itself may load
+            if route.request.url.startswith("file://"):
+                route.continue_()
+            else:
+                refused.append(route.request.url)
+                route.abort()
+        page.route("**/*", offline)
+        page.goto(feedback_page.as_uri())
+        page.wait_for_function("window.MathJax && MathJax.Hub && MathJax.Hub.queue"
+                               " && MathJax.Hub.queue.pending === 0 && !MathJax.Hub.queue.running"
+                               " && document.querySelectorAll('.MathJax_MathML').length > 0",
+                               timeout=30_000)
+        rendered = page.locator(".MathJax_MathML math").count()
+        missing = page.evaluate("window.courseMathJaxMissing")
+        safe = page.evaluate("!!(MathJax.Extension && MathJax.Extension.Safe)")  # nbconvert's too
+        errors = page.locator(".MathJax_Error, merror").count()
+        raw = re.findall(RAW_TEX, " ".join(page.locator(".text_cell_render").all_inner_texts()))
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.locator(".text_cell_render .MathJax_MathML").nth(10).scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / "feedback-offline.png"))
+        browser.close()
+    assert not refused, f"the feedback page asked the network for {refused}"
+    assert missing == [], f"MathJax asked for files the page does not hold: {missing}"
+    assert safe, "MathJax's Safe extension (no links or styles from a student's TeX) is off"
+    assert errors == 0 and not raw, f"{errors} formulas failed; left as TeX: {raw[:5]}"
+    assert rendered >= formulas > 20, (rendered, formulas)
+    size = feedback_page.stat().st_size
+    assert size < 3_000_000, f"the feedback page is {size:,} bytes"

@@ -143,10 +143,14 @@ def test_the_setting_is_organisation_repository_branch():
 
 
 def test_environment_is_the_courses_without_a_local_install_and_postbuild_stops_on_error(student_repo):
-    from test_environment import pins
+    from test_environment import pinned_set, pins
     ours = (student_repo / "environment.yml").read_text()
     assert not re.search(r"^\s*-\s+(-e\s|\.|file:)", ours, re.M), "a local pip requirement is left"
     assert pins(ours.splitlines()) == pins((ROOT / "environment.yml").read_text().splitlines())
+    # the students' set: no grader, test or hub package travels to Binder
+    assert pins(ours.splitlines()) == pinned_set("student")
+    tools = {"jupyterhub", "playwright", "pytest", "jupyter-repo2docker", "tqdm"}
+    assert not tools & set(pins(ours.splitlines()))
     post_build = (student_repo / "postBuild").read_text()
     assert post_build.startswith("#!/bin/bash\n")
     assert re.search(r"^set -e", post_build, re.M)

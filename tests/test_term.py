@@ -1,7 +1,8 @@
 """An instructor's term: one class graded three ways (the course's grader, plain
 `nbgrader autograde --student`, a manual grade in the gradebook), a late submission under
-nbgrader's late-submission penalty, a student on the roster who submitted nothing, and a second
-assignment graded by hand. Every report agrees with nbgrader's own `grades.csv` cell for cell.
+nbgrader's late-submission penalty, two late submissions within a deadline extension
+(extensions.csv), a student on the roster who submitted nothing, and a second assignment graded by
+hand. Every report agrees with nbgrader's own `grades.csv` cell for cell.
 """
 import csv
 import html
@@ -16,7 +17,7 @@ import pytest
 from autograder.authoring import classroom
 from autograder.authoring.demo import collect_class
 from autograder.grading import batch as grading
-from autograder.grading import gradebook
+from autograder.grading import extensions, gradebook
 from autograder.grading.ledger import Ledger
 from autograder.nbgrader_cli import nbgrader_checked, nbgrader_env
 from conftest import ASSIGNMENTS, copy_course
@@ -25,7 +26,9 @@ FIRST = ASSIGNMENTS[0]
 BY_HAND = "99_by_hand"           # an assignment graded by hand only (formgrader's manual grades)
 CLASS = [p for p in classroom.PERSONAS if p.name in ("alice", "bob", "dana", "farah")]
 LATE = "alice"                   # submits after the due date: nbgrader's "zero" penalty
-PLAIN = "zoe"                    # graded with plain `nbgrader autograde --student`
+EXTENDED = "dana"                # submits late, within 5 extra hours (extensions.csv)
+PLAIN = "zoe"                    # graded with plain `nbgrader autograde --student`, late
+                                 # but before her new due date (extensions.csv)
 ABSENT = "yara"                  # on the roster, submitted nothing
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 
@@ -45,15 +48,23 @@ def term(tmp_path_factory):
     with gradebook.open_gradebook(url, "gradients") as gb:
         gb.update_or_create_assignment(FIRST, duedate=due)
         gb.add_student(ABSENT)
+    late = (LATE, EXTENDED)
     for persona in CLASS:
-        late = persona.name == LATE
-        _stamp(course / "submitted" / persona.name / FIRST, due + timedelta(hours=3 if late else -3))
+        _stamp(course / "submitted" / persona.name / FIRST,
+               due + timedelta(hours=3 if persona.name in late else -3))
+    # alice's 2 extra hours are too few; zoe's new due date is 2 hours after the class's
+    (course / extensions.FILE_NAME).write_text(
+        "student_id,assignment,new_due_date,extra_hours\n"
+        f"{LATE},{FIRST},,2\n"
+        f"{EXTENDED},{FIRST},,5\n"
+        f"{PLAIN},{FIRST},2030-01-15 23:00:00 +0900,\n"
+        f"{PLAIN},{BY_HAND},,1\n")
 
     # 1. the course's grader, the whole class
     outcomes = grading.grade_class(course, [FIRST], workers=2, log=lambda m: None, bar=False)
     # 2. plain nbgrader, one student who handed in late through another channel
     shutil.copytree(course / "submitted" / "dana" / FIRST, course / "submitted" / PLAIN / FIRST)
-    _stamp(course / "submitted" / PLAIN / FIRST, due - timedelta(hours=1))
+    _stamp(course / "submitted" / PLAIN / FIRST, due + timedelta(hours=1))
     nbgrader_checked("autograde", FIRST, "--student", PLAIN, course=course)
     # 3. manual grades: bob's first test cell given full points, dana extra credit, and an
     #    assignment graded by hand only
@@ -96,7 +107,12 @@ def test_the_class_was_graded_three_ways_with_a_late_penalty(term):
     assert PLAIN not in outcomes and Ledger(course).read(FIRST, PLAIN) is None
     raw, penalty, score, _ = grades[(LATE, FIRST)]
     assert raw > 0 and penalty == raw and score == 0, "the late penalty did not apply"
-    assert grades[(PLAIN, FIRST)][2] > 0
+    exported = {(r["student_id"], r["assignment"]): r for r in _csv(course / "grades.csv")}
+    for student in (EXTENDED, PLAIN):  # late, within their extensions: no penalty
+        row = exported[(student, FIRST)]
+        assert datetime.fromisoformat(row["timestamp"]) > datetime.fromisoformat(row["duedate"])
+        raw, penalty, score, _ = grades[(student, FIRST)]
+        assert raw > 0 and penalty == 0 and score == raw, (student, grades[(student, FIRST)])
     assert grades[("bob", FIRST)][0] > 0, "bob's manual grade is not in nbgrader's export"
     assert grades[("bob", BY_HAND)][2] == 3
     assert grades[(ABSENT, FIRST)] == (0, 0, 0, grades[(ABSENT, FIRST)][3])
@@ -151,6 +167,7 @@ def test_the_html_report_shows_grades_csv_scores(term):
         assert shown[key] == "-" if key not in SUBMISSIONS else \
             shown[key].startswith(f"{score:g} / {top:g}"), (key, shown[key])
     assert shown[(LATE, FIRST)].startswith(f"0 / ") and "late" in shown[(LATE, FIRST)]
+    assert "late" not in shown[(EXTENDED, FIRST)] and "late" not in shown[(PLAIN, FIRST)]
 
 
 def test_the_terminal_table_shows_first_only_and_is_aligned(term):
@@ -220,3 +237,139 @@ def test_missing_submissions_left_empty_when_the_instructor_chooses(term):
     assert {k: v for k, v in canvas.items() if v is not None} == expected
     assert canvas[(ABSENT, FIRST)] is None and canvas[("alice", BY_HAND)] is None
     assert moodle_import(folder / "moodle-missing-empty.csv") == expected
+
+
+def _extensions_file(tmp_path, text):
+    path = tmp_path / extensions.FILE_NAME
+    path.write_text(text)
+    return path
+
+
+HEADER = "student_id,assignment,new_due_date,extra_hours\n"
+
+
+@pytest.mark.parametrize("body, says", [
+    ("alice,01_gradients,,\n", "exactly one of new_due_date or extra_hours (got neither)"),
+    ("alice,01_gradients,2030-01-01,3\n", "(got both)"),
+    ("alice,01_gradients,,-3\n", "extra_hours must be a positive number of hours, not '-3'"),
+    ("alice,01_gradients,,3 days\n", "not '3 days'"),
+    ("alice,01_gradients,,nan\n", "not 'nan'"),
+    ("alice,01_gradients,next friday,\n", "cannot read the date 'next friday'"),
+    ("alice,01_gradients,2030-01-15 23:00 KST,\n", "an offset such as +0900"),
+    (",01_gradients,,3\n", "student_id and assignment are both needed"),
+    ("alice,*,2030-01-01,\n", "a new due date is for one assignment"),
+    ("alice,01_gradients,,3\nbob,01_gradients,,1\nalice,01_gradients,,4\n",
+     "line 4: a second extension for alice on 01_gradients (the first is on line 2)"),
+    ("alice,01_gradients,,3,oops\n", "line 2: 5 fields for 4 columns"),
+])
+def test_a_bad_extensions_row_is_named_with_its_line(tmp_path, body, says):
+    path = _extensions_file(tmp_path, HEADER + body)
+    with pytest.raises(extensions.ExtensionsError) as error:
+        extensions.read_extensions(path)
+    assert str(path) in str(error.value) and says in str(error.value)
+
+
+def test_a_bad_extensions_header_says_which_columns(tmp_path):
+    path = _extensions_file(tmp_path, "student,assignment,hours\nalice,01_gradients,3\n")
+    with pytest.raises(extensions.ExtensionsError, match="line 1: the header must be "
+                       "student_id,assignment,new_due_date,extra_hours"):
+        extensions.read_extensions(path)
+
+
+def test_extension_rows_and_deadlines(tmp_path):
+    path = _extensions_file(tmp_path, "\ufeff" + HEADER.replace(",new_due_date", "") + "\n"
+                            "alice,01_gradients,2\nalice,*,24\nbob,*,1.5\n")
+    read = extensions.read_extensions(path)  # Excel's BOM, a blank line, no new_due_date column
+    due = datetime(2030, 1, 15, 12, 0)
+    found = extensions.find_extension
+    assert found(read, "alice", "01_gradients").extra_hours == 2  # the named row wins over *
+    assert found(read, "alice", "02_jacobians").extra_hours == 24
+    assert found(read, "bob", "01_gradients").deadline(due) == due + timedelta(hours=1.5)
+    assert found(read, "chen", "01_gradients") is None
+    assert extensions.read_extensions(tmp_path / "nothing.csv") == {}
+    zoned = extensions.read_extensions(_extensions_file(
+        tmp_path, HEADER + "zoe,01_gradients,2030-01-15 23:00:00 +0900,\n"))
+    assert found(zoned, "zoe", "01_gradients").deadline(due) == datetime(2030, 1, 15, 14, 0)
+    for text in ("2030-01-15T23:00:00+09:00", "2030-01-15 23:00 Asia/Seoul", "2030-01-15 14:00Z",
+                 "2030-01-15 14:00 UTC", "2030-01-15 14:00"):
+        assert extensions.parse_date(text) == datetime(2030, 1, 15, 14, 0), text
+
+
+def test_seconds_late_count_from_the_later_deadline():
+    due = datetime(2030, 1, 15, 12, 0)
+    three_hours = extensions.Extension("a", "x", 2, extra_hours=3)
+    late = extensions.seconds_late
+    assert late(due + timedelta(hours=2), due, three_hours, 7200) == 0
+    assert late(due + timedelta(hours=4), due, three_hours, 14400) == 3600
+    assert late(due + timedelta(hours=4), due, None, 14400) == 14400
+    # an extension granted through nbgrader's API as well (nbgrader counted 600 s): the later wins
+    assert late(due + timedelta(hours=4), due, three_hours, 600) == 600
+
+
+def test_the_extensions_command_checks_the_file(tmp_path):
+    def run():
+        return subprocess.run([sys.executable, "-m", "autograder.grading.extensions", "--course",
+                               str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert "no extensions" in run().stdout
+    _extensions_file(tmp_path, HEADER + "alice,01_gradients,,48\n")
+    done = run()
+    assert done.returncode == 0 and "alice  01_gradients  48 extra hours" in done.stdout
+    _extensions_file(tmp_path, HEADER + "alice,01_gradients,,forty\n")
+    done = run()
+    assert done.returncode == 1 and "line 2: extra_hours must be" in done.stderr
+
+
+def test_a_bad_extensions_file_fails_the_late_only_and_retry_grades_them(tmp_path):
+    """A row the plugin cannot read never grades a late student without their extension: that
+    submission is recorded as failed with the file's line, the punctual one is graded; once the
+    row is fixed, --retry-failed grades it within the extension."""
+    course = copy_course(tmp_path)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    two = [p for p in classroom.PERSONAS if p.name in ("alice", "bob")]
+    collect_class(course, [FIRST], two, step=lambda m: None)
+    due = datetime(2030, 1, 15, 12, 0, tzinfo=timezone.utc)
+    with gradebook.open_gradebook(gradebook.gradebook_url(course), "gradients") as gb:
+        gb.update_or_create_assignment(FIRST, duedate=due)
+    _stamp(course / "submitted" / "alice" / FIRST, due + timedelta(hours=3))
+    _stamp(course / "submitted" / "bob" / FIRST, due - timedelta(hours=3))
+    (course / extensions.FILE_NAME).write_text(HEADER + f"alice,{FIRST},,four\n")
+    first = {o.student: o for o in grading.grade_class(course, [FIRST], workers=1,
+                                                        log=lambda m: None, bar=False)}
+    assert first["bob"].status == "graded"
+    assert first["alice"].status == "failed"
+    assert "extensions.csv line 2: extra_hours must be a positive number" in \
+        " ".join(first["alice"].problems)
+    (course / extensions.FILE_NAME).write_text(HEADER + f"alice,{FIRST},,4\n")
+    again = {o.student: o for o in grading.grade_class(course, [FIRST], workers=1,
+                                                        retry_failed=True, log=lambda m: None,
+                                                        bar=False)}
+    assert again["alice"].status == "graded"
+    with gradebook.open_gradebook(gradebook.gradebook_url(course), "gradients") as gb:
+        alice = gb.find_submission(FIRST, "alice")
+        assert alice.total_seconds_late == 3 * 3600 and alice.score == alice.max_score > 0
+        assert not alice.late_submission_penalty
+
+
+def test_release_feedback_delivers_unreadable_and_renamed_submissions_pages(tmp_path):
+    """nbgrader's release_feedback and the students' fetch_feedback carry the page of a broken
+    (not JSON) and of a renamed notebook to those students, as they do a graded one's."""
+    from autograder.authoring.classroom import _exchange, _exchange_config
+    from autograder.reports import feedback
+    course = copy_course(tmp_path)
+    three = [p for p in classroom.PERSONAS if p.name in ("alice", "farah", "gus")]
+    collect_class(course, [FIRST], three, step=lambda m: None)
+    grading.grade_class(course, [FIRST], workers=1, log=lambda m: None, bar=False)
+    assert sorted(feedback.generate(course, FIRST).written) == ["alice", "farah", "gus"]
+    nbgrader_checked("release_feedback", FIRST, course=course)
+    homes = course / ".demo" / "homes"
+    for student in ("alice", "farah", "gus"):
+        _exchange("FetchFeedback", _exchange_config("gradients", course / "exchange", FIRST,
+                                                    homes / student, student)).start()
+        pages = list((homes / student / FIRST / "feedback").glob("*/*.html"))
+        assert len(pages) == 1, (student, pages)
+        text = pages[0].read_text(encoding="utf-8")
+        if student == "alice":
+            assert "could not be graded" not in text and "Score" in text
+        else:
+            assert "could not be graded" in text and "scored 0" in text, student

@@ -46,7 +46,8 @@ CONFIG_ENV = "COURSE_GRADER_CONFIG"    # the trusted nbgrader_config.py (default
 GRADEBOOK_FILES = ("gradebook.db", "gradebook.db-wal", "gradebook.db-shm", "gradebook.db-journal")
 OUTPUTS = (*GRADEBOOK_FILES, "autograded", "feedback", ".autograder", "reports", "grades.csv",
            "flags.csv")
-READ = ("source", "release", "submitted", *OUTPUTS)  # what the grader may read: copied, checked
+# what the grader reads: copied, checked (extensions.csv: the late plugin's per-student deadlines)
+READ = ("source", "release", "submitted", "extensions.csv", *OUTPUTS)
 GRADE_TIMEOUT = 3600.0
 
 

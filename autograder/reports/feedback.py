@@ -14,14 +14,20 @@ fail, and the diagnostic message course.checks writes to name the likely mistake
     by autograder/safety/tamper.py for a person anyway).
 `autograded/` keeps the hidden tests; only feedback/ goes back to students.
 
+The page's mathematics is typeset by MathJax put inside the page itself (`inline_mathjax`, the
+feedback template's header): it renders with no network, wherever the student opens the file.
+
 `generate` writes the class's feedback so that one student never stops it: each cell is cut to a
 size nbconvert renders quickly (`LimitCellSize`), a student whose pages take too long is skipped
 and reported, and a notebook that could not be read gets a page saying what was received and why
 it scored 0.
 """
+import functools
 import html
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,6 +128,7 @@ class HideHiddenTests(ClearHiddenTests):
 
 MAX_CELL_CHARS = 10_000    # nbconvert's markdown rendering is quadratic: 120 KB cost 28 s
 STUDENT_SECONDS = 120.0    # a student whose feedback takes longer is skipped and reported
+NOT_RECEIVED = ("timestamp.txt", "submission_secret.txt")  # nbgrader's files, not the student's
 CUT_NOTE = "\n\n[cut for the feedback page: this cell had {n} characters; the first {m} are shown]"
 
 
@@ -150,6 +157,116 @@ class LimitCellSize(Preprocessor):
                 if mime.startswith("text/") or mime in ("application/json",):
                     output["data"][mime] = _cut(value, self.limit)
         return cell, resources
+
+
+# --- MathJax inside the page --------------------------------------------------------------------
+#
+# nbgrader's feedback template loads MathJax from a CDN, so a student offline (or behind a
+# firewall) sees raw $...$. nbgrader's release_feedback hands out each page's .html file alone
+# (a flat copy named by a hash: exchange/default/release_feedback.py), so MathJax cannot sit in a
+# folder beside it: it goes inside every page. MathJax 2.7.9 from jupyter-server-mathjax (pinned in
+# requirements), TeX in, MathML out (NativeMML): the browser draws the formulas itself (Chrome 109+,
+# Firefox, Safari), so no font files and no font data travel with the page. That output is already
+# in MathJax's combined configuration; the few files MathJax loads on demand besides (operator
+# tables, small TeX extensions) are put in the page too and served to MathJax's loader from there.
+# A file MathJax asks for that the page does not hold fails at once (no request leaves the page)
+# and is listed in window.courseMathJaxMissing, which the browser test checks is empty.
+
+MATHJAX_ROOT = "about:blank#mathjax"   # MathJax's base URL: never fetched
+MATHJAX_ON_DEMAND = ("jax/element/mml/optable/*.js", "extensions/TeX/*.js", "extensions/Safe.js")
+MATHJAX_NOT_NEEDED = ("extensions/TeX/mhchem.js", "extensions/TeX/autoload-all.js",
+                      "extensions/TeX/mediawiki-texvc.js")  # chemistry, all-at-once, Wikipedia's
+MATHJAX_CONFIG = {
+    # nbconvert's own settings (its mathjax.html.j2 macro and its URL's "Safe": a student's TeX
+    # cannot add links, styles or classes), with MathML output
+    "jax": ["input/TeX", "output/NativeMML"],
+    "extensions": ["tex2jax.js", "MathEvents.js", "MathZoom.js", "MathMenu.js", "toMathML.js",
+                   "TeX/noErrors.js", "TeX/noUndefined.js", "TeX/AMSmath.js", "TeX/AMSsymbols.js",
+                   "Safe.js"],
+    "TeX": {"equationNumbers": {"autoNumber": "AMS", "useLabelIds": True}},
+    "tex2jax": {"inlineMath": [["$", "$"], ["\\(", "\\)"]],
+                "displayMath": [["$$", "$$"], ["\\[", "\\]"]],
+                "processEscapes": True, "processEnvironments": True},
+    "displayAlign": "center",
+    "messageStyle": "none",
+    "menuSettings": {"renderer": "NativeMML"},
+}
+MATHJAX_LOADER = """
+(function () {
+  var AJAX = MathJax.Ajax, ROOT = AJAX.config.root + "/", UNUSED = "jax/output/HTML-CSS/";
+  var FILES = JSON.parse(document.getElementById("course-mathjax-files").textContent);
+  window.courseMathJaxMissing = [];
+  AJAX.loader.JS = function (url, callback) {  // MathJax's file loader, from this page
+    var name = url.indexOf(ROOT) === 0 ? url.slice(ROOT.length) : url;
+    this.loading[url] = {callback: callback, timeout: null, status: this.STATUS.OK, script: null,
+                         message: MathJax.Message.File(this.fileName(url))};
+    if (Object.prototype.hasOwnProperty.call(FILES, name)) {
+      var script = document.createElement("script");
+      script.text = FILES[name];  // ends with MathJax.Ajax.loadComplete(url)
+      this.head.appendChild(script);
+    } else {
+      // HTML-CSS output, in the combined configuration but unused, still asks for its fonts
+      if (name.indexOf(UNUSED) !== 0) window.courseMathJaxMissing.push(name);
+      this.loadTimeout(url);  // MathJax's own path for a file that did not load
+    }
+  };
+  // The combined configuration picks HTML-CSS output (font files) on Chrome: MathML instead.
+  MathJax.Hub.Register.StartupHook("End Config", function () {
+    MathJax.OutputJax["HTML-CSS"].Register = function () {};
+    MathJax.OutputJax.NativeMML.Register("jax/mml");
+  });
+})();
+"""
+
+
+def _script(code: str) -> str:
+    """A <script> element holding the JavaScript `code`. Only "</script" ends it early (HTML's
+    rule; MathJax's files have none, and rewriting "</" elsewhere would break its regular
+    expressions such as /</g)."""
+    if re.search(r"</script|<!--\s*<script", code, re.IGNORECASE):
+        raise ValueError("this JavaScript would end its <script> element early")
+    return "<script>" + code + "</script>"
+
+
+def _json_script(value, element_id: str) -> str:
+    """A <script type="application/json"> element holding `value` (every "<" escaped)."""
+    text = json.dumps(value).replace("<", "\\u003c")
+    return f'<script id="{element_id}" type="application/json">{text}</script>'
+
+
+def mathjax_folder() -> Path:
+    """MathJax's files, as jupyter-server-mathjax installs them."""
+    import jupyter_server_mathjax
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+def inline_mathjax(_value=None) -> str:
+    """The <script> elements that typeset the page's TeX with no network: MathJax itself, its
+    combined TeX configuration, the files it loads on demand, and the settings. A Jinja filter
+    of the feedback template (`{{ resources | inline_mathjax }}`, set in nbgrader_config.py;
+    the value it filters is not used)."""
+    return _inline_mathjax()
+
+
+@functools.cache
+def _inline_mathjax() -> str:
+    static = mathjax_folder()
+    on_demand = {str(p.relative_to(static)): p.read_text(encoding="utf-8")
+                 for pattern in MATHJAX_ON_DEMAND for p in sorted(static.glob(pattern))
+                 if str(p.relative_to(static)) not in MATHJAX_NOT_NEEDED}
+    settings = {"root": MATHJAX_ROOT, "delayStartupUntil": "configured"}
+    return "\n".join([
+        "<!-- MathJax 2.7.9 (jupyter-server-mathjax), inside the page: no network needed -->",
+        _script(f"window.MathJax = {json.dumps(settings)};"),
+        _script((static / "MathJax.js").read_text(encoding="utf-8")),
+        _json_script(on_demand, "course-mathjax-files"),
+        _script(MATHJAX_LOADER),
+        _script((static / "config" / "TeX-AMS-MML_HTMLorMML-full.js").read_text(encoding="utf-8")),
+        # Hub.Config merges arrays index by index: the lists are set, the rest merged
+        _script("".join(f"MathJax.Hub.config.{key} = {json.dumps(MATHJAX_CONFIG[key])};"
+                        for key in ("jax", "extensions"))
+                + f"MathJax.Hub.Config({json.dumps(MATHJAX_CONFIG)}); MathJax.Hub.Configured();"),
+    ])
 
 
 # --- writing the class's feedback ------------------------------------------------------------
@@ -244,21 +361,31 @@ def _fresh(course: Path, assignment: str, student: str, since: float) -> bool:
 
 def unreadable_page(course: Path, assignment: str, student: str, problems: list[str]) -> list[Path]:
     """A feedback page for each released notebook of a submission that could not be graded (not
-    valid JSON, or not found under its name): what was received, and why it scored 0."""
+    valid JSON, or not found under its name): what was received, and why it scored 0.
+
+    nbgrader's release_feedback and the student's fetch_feedback must carry it as they carry a
+    graded page: the folder gets the submission's timestamp.txt and submission_secret.txt (which
+    release_feedback reads for every page, and stops at the first folder without), and the page
+    of a renamed notebook is also written under the name of the notebook the student submitted,
+    since fetch_feedback looks for a page per notebook of the student's own submission."""
     from autograder.grading import submissions
     folder = submissions.submission_folder(course, assignment, student)
-    received = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "timestamp.txt")
+    received = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in NOT_RECEIVED)
     listing = "".join(f"<li><code>{html.escape(str(p.relative_to(folder)))}</code> "
                       f"({p.stat().st_size:,} bytes)</li>" for p in received) or "<li>nothing</li>"
+    released = submissions.released_notebooks(course, assignment)
+    renamed = sorted(p.stem for p in folder.glob("*.ipynb") if p.name not in released)
+    out = feedback_folder(course, assignment, student)
     written = []
-    for name in submissions.released_notebooks(course, assignment):
+    for name in released:
         about = [p for p in problems if p.startswith(name + " ")]
         if not about:
             continue
-        page = feedback_folder(course, assignment, student) / f"{Path(name).stem}.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
+        # under the released name (the instructor's view) and, if renamed, the submitted one's
+        stems = [Path(name).stem] + ([] if (folder / name).exists() else renamed)
+        out.mkdir(parents=True, exist_ok=True)
         reasons = "".join(f"<li>{html.escape(p)}</li>" for p in about)
-        page.write_text(
+        page = (
             f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(name)}: "
             f"not graded</title></head><body style='font-family:sans-serif;max-width:50em;"
             f"margin:2em auto'><h1>{html.escape(assignment)}: {html.escape(name)} could not be "
@@ -266,8 +393,14 @@ def unreadable_page(course: Path, assignment: str, student: str, problems: list[
             f"you (<code>{html.escape(student)}</code>) for {html.escape(assignment)}:</p>"
             f"<ul>{listing}</ul><p>Submit the notebook again under the name "
             f"<code>{html.escape(name)}</code>, saved from JupyterLab (File &gt; Save), and ask "
-            f"your instructor to grade it again.</p></body></html>", encoding="utf-8")
-        written.append(page)
+            f"your instructor to grade it again.</p></body></html>")
+        for stem in stems:
+            (out / f"{stem}.html").write_text(page, encoding="utf-8")
+            written.append(out / f"{stem}.html")
+    if written:
+        for name in NOT_RECEIVED:  # what release_feedback needs beside each page
+            if (folder / name).is_file() and not (out / name).exists():
+                shutil.copyfile(folder / name, out / name)
     return written
 
 

@@ -8,7 +8,8 @@ TARGET becomes a git repository ready to push to the [tool.course] student-repos
                           no hidden tests)
   course/                 the public package the notebooks import, with its data files
   pyproject.toml          installs `course` (only) with pip
-  environment.yml         this repository's environment.yml without the local `-e .` line
+  environment.yml         this repository's environment.yml (the students' set,
+                          requirements/student.txt) without the local `-e .` line
   postBuild               installs `course` and turns nbgrader's instructor tools off
   README.md               the students' page: a Binder badge and a link per notebook
 No source notebook, autograder, test or instructor file is copied. Building again replaces
