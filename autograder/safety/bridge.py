@@ -418,16 +418,19 @@ class Peer:
         return result
 
     # ---- the shared random stream ------------------------------------------------------------
+    # Compared on every message as raw state (a few microseconds), encoded only when it changed.
     def _random_state(self):
         kind, keys, pos, has_gauss, gauss = _np.get_state()
-        return [kind, _b64encode(keys.tobytes()).decode(), int(pos), int(has_gauss),
-                float(gauss), list(_py_getstate()[1]), _py_getstate()[2]]
+        version, py_keys, py_gauss = _py_getstate()
+        return (kind, keys.tobytes(), int(pos), int(has_gauss), float(gauss), py_keys, py_gauss)
 
     def _stamp(self, message):
         self._sync_out(message)
         state = self._random_state()
         if state != self._random:
-            message["rng"] = self._random = state
+            kind, keys, pos, has_gauss, gauss, py_keys, py_gauss = self._random = state
+            message["rng"] = [kind, _b64encode(keys).decode(), pos, has_gauss, gauss,
+                              list(py_keys), py_gauss]
         return message
 
     def _take_random(self, message):
@@ -437,9 +440,9 @@ class Peer:
             return
         kind, keys, pos, has_gauss, gauss, py_keys, py_gauss = state
         _np.set_state((str(kind), _np.frombuffer(_b64decode(keys), dtype=_np.uint32),
-                             int(pos), int(has_gauss), float(gauss)))
+                       int(pos), int(has_gauss), float(gauss)))
         _py_setstate((3, tuple(int(k) for k in py_keys),
-                         None if py_gauss is None else float(py_gauss)))
+                      None if py_gauss is None else float(py_gauss)))
         self._random = self._random_state()
 
     # ---- asking and answering ----------------------------------------------------------------
@@ -621,11 +624,33 @@ def serve(ask, namespace, peer=None):
         message = peer._send(peer._stamp(peer.answer(message)))
 
 
-def install(ask, namespace):
+def install(ask, namespace, kernel=None):
     """In the student's kernel, before the student's first cell: keep the kernel's own input()
     and namespace (a later cell that replaces input or get_ipython changes nothing here)."""
     global _ASK, _NAMESPACE
-    _ASK, _NAMESPACE = ask, namespace
+    _ASK, _NAMESPACE = _direct_input(kernel, ask), namespace
+
+
+def _direct_input(kernel, fallback):
+    """The kernel's input() without what it does for a person at a prompt (flushing stdout and
+    stderr through the IO thread, twice): one input_request out on the kernel's stdin socket,
+    one input_reply in, addressed as ipykernel addresses them. `fallback` where the kernel has not
+    these parts."""
+    try:
+        session, socket, parents = kernel.session, kernel.stdin_socket, kernel._parent_ident
+        get_parent = kernel.get_parent
+    except AttributeError:
+        return fallback
+
+    def ask(prompt):
+        session.send(socket, "input_request", {"prompt": prompt, "password": False},
+                     get_parent("shell"), ident=parents["shell"])
+        while True:
+            if socket.poll(10):
+                _, reply = session.recv(socket, 0)
+                if reply is not None:
+                    return reply["content"]["value"]
+    return ask
 
 
 _ASK = _NAMESPACE = None
@@ -646,7 +671,7 @@ def install_code() -> str:
         "    exec(compile(text, '<course bridge>', 'exec'), module.__dict__)\n"
         "    sys.modules['_course_bridge'] = module\n"
         "    shell = get_ipython()\n"
-        "    module.install(shell.kernel.raw_input, shell.user_ns)\n"
+        "    module.install(shell.kernel.raw_input, shell.user_ns, shell.kernel)\n"
         f"_course_install({_source()!r})\n"
         "del _course_install\n")
 

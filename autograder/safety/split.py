@@ -39,7 +39,6 @@ from time import monotonic
 import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.util import ensure_async, run_sync
-from traitlets import Integer
 
 from autograder.kernels.wakeful import wake_on_every_message
 from autograder.safety import bridge
@@ -175,9 +174,6 @@ atexit.register(_stop_kept)
 class SplitExecute(SandboxedExecute):
     """SandboxedExecute whose test cells run in a trusted kernel (see the module's docstring)."""
 
-    end_grace = Integer(10, help="seconds the student kernel has to end a test's session before "
-                                 "it is stopped").tag(config=True)
-
     def preprocess(self, nb, resources=None, km=None):
         self._plan, self._trusted, self._student, self._deferred = None, None, None, []
         self._stopped_in: set[int] = set()  # cells stopped at their timeout or by a death
@@ -262,17 +258,10 @@ class SplitExecute(SandboxedExecute):
                 self._run_test(cell, resources, index)
 
     def _run_test(self, cell, resources, index):
+        """The test cell in the trusted kernel: its hooks bind the student's names before it and
+        end the student kernel's session after it (trusted.install_hooks)."""
         cell.source = self._plan.tests[cell.metadata["nbgrader"]["grade_id"]]
         trusted = run_sync(self._ensure_trusted)()
-        try:
-            run_sync(self._quiet)(trusted.kc, "__course_split__.bind(globals(), "
-                                  "__course_split_names__, __course_split_answers__)",
-                                  timeout=self.timeout)
-        except TimeoutError:  # the student's kernel does not answer: its tests score 0
-            run_sync(self._stop_student)("it did not answer before a test", index)
-            run_sync(ensure_async)(trusted.km.interrupt_kernel())
-            cell.outputs = [_error("KernelDied", "not run: the student's kernel stopped answering")]
-            return
         self._student = (self.km, self.kc)
         self.km, self.kc = trusted.km, trusted.kc
         try:
@@ -280,7 +269,6 @@ class SplitExecute(SandboxedExecute):
         finally:
             self.km, self.kc = self._student
             self._student = None
-        run_sync(self._end_session)(index)
 
     async def _student_runs_visible_part(self, cell, index):
         """Run a test's visible part in the student kernel too (its output dropped) when a later
@@ -336,20 +324,6 @@ class SplitExecute(SandboxedExecute):
             await self._quiet(self._trusted.kc, f"__course_split__.connect(__course_json__.loads("
                                                 f"{json.dumps(info)!r}), {self._student_pid()!r})")
         return await self._student_alive()
-
-    async def _end_session(self, index):
-        if self._trusted is None:
-            return
-        try:
-            content = await self._quiet(self._trusted.kc, "__course_split__.end()",
-                                        user_expressions={"ok": "__course_split__.last_end_ok"},
-                                        timeout=self.end_grace + 30)
-            ended = content.get("user_expressions", {}).get("ok", {}).get("data", {}).get(
-                "text/plain") == "True"
-        except TimeoutError:
-            ended = False
-        if not ended:
-            await self._stop_student("it did not end a test's session", index)
 
     async def _stop_student(self, why: str, index: int):
         self.log.error("split execution: stopping the student's kernel: %s", why)
@@ -409,7 +383,8 @@ class SplitExecute(SandboxedExecute):
             f"__course_split__.connect(__course_json__.loads({json.dumps(info)!r}), "
             f"{self._student_pid()!r})\n"
             f"__course_split_names__ = {sorted(self._plan.test_names)!r}\n"
-            f"__course_split_answers__ = {sorted(self._plan.answer_names)!r}\n")
+            f"__course_split_answers__ = {sorted(self._plan.answer_names)!r}\n"
+            "__course_split__.install_hooks(get_ipython())\n")
         content = await self._quiet(trusted.kc, setup)
         if content.get("status") != "ok":
             raise RuntimeError(f"the trusted kernel did not start: {content.get('evalue')}")

@@ -4,20 +4,21 @@ The trusted kernel (autograder/safety/split.py starts it) runs the instructor's 
 cells, never a line of the student's. Before each test cell, `bind` puts the names the cell needs
 into its namespace from the student kernel: a value the student assigned comes as data, a function,
 class or object the student made comes as a proxy (autograder/safety/bridge.py) whose calls run in
-the student's kernel. A session with the student kernel opens at the first call of a cell and
-closes after the cell (`end`); while it is open the student kernel runs nothing else.
+the student's kernel. A session with the student kernel opens at the first call of a test and
+stays open while each test's calls come back (the student's cells have all run by then); a test
+stopped half way ends it (`end`), and a student kernel that does not let go is killed.
 
-The student kernel is reached as any Jupyter client reaches a kernel (its connection file): each
-message to it is the reply to an input() its side of the bridge asked, each message from it the
-next input() prompt, so no extra socket is opened into the sandbox.
+The student kernel is reached as any Jupyter client reaches a kernel (its connection file, its
+shell and stdin sockets): each message to it is the reply to an input() its side of the bridge
+asked, each message from it the next input() prompt, so no extra socket is opened into the sandbox.
 """
 from __future__ import annotations
 
 import json
-import queue
 import time
 
-from jupyter_client import BlockingKernelClient
+import zmq
+from jupyter_client.session import Session
 
 from autograder.safety import bridge
 
@@ -30,17 +31,33 @@ class StudentKernelGone(Exception):
 
 
 class StudentKernel:
-    """A client of the student's kernel that speaks the bridge's protocol over its stdin channel."""
+    """A client of the student's kernel that speaks the bridge's protocol over its stdin channel.
+
+    Two ZMQ sockets (shell and stdin) used from this thread alone: no channel threads, so a message
+    costs one send and one receive."""
 
     def __init__(self, connection_info: dict, pid: int | None = None):
-        client = BlockingKernelClient()
-        client.load_connection_info(connection_info)
-        client.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
-        self.client = client
+        info = connection_info
+        self.session_keys = Session(key=info["key"].encode(), signature_scheme=info.get(
+            "signature_scheme", "hmac-sha256"))
+        self.context = zmq.Context()
+        identity = self.session_keys.bsession
+        self.shell = self._socket(info, "shell_port", identity)
+        self.stdin = self._socket(info, "stdin_port", identity)
         self.pid = pid  # the host process that runs the student's kernel (its sandbox)
         self.peer = bridge.Peer(self._send, trusted=True)
         self.session: str | None = None  # msg_id of the open session's execute_request
-        self.waiting = False  # the student kernel waits for our next message
+        self.request_msg = None  # the student kernel's input_request we have not answered yet
+
+    def _socket(self, info: dict, port: str, identity: bytes):
+        socket = self.context.socket(zmq.DEALER)
+        socket.setsockopt(zmq.IDENTITY, identity)
+        socket.setsockopt(zmq.LINGER, 0)
+        if info.get("transport", "tcp") == "tcp":
+            socket.connect(f"tcp://{info['ip']}:{info[port]}")
+        else:
+            socket.connect(f"{info['transport']}://{info['ip']}-{info[port]}")
+        return socket
 
     def request(self, request: dict):
         self._open()
@@ -49,31 +66,34 @@ class StudentKernel:
     def _open(self):
         if self.session is not None:
             return
-        self.session = self.client.execute(bridge.session_code(), silent=True,
-                                           store_history=False, allow_stdin=True)
+        sent = self.session_keys.send(self.shell, "execute_request", {
+            "code": bridge.session_code(), "silent": True, "store_history": False,
+            "user_expressions": {}, "allow_stdin": True, "stop_on_error": False})
+        self.session = sent["header"]["msg_id"]
         ready = self._receive()
         if ready.get("k") != "ready":
             raise bridge.BridgeError("the student's kernel did not open the session")
         self.peer._take_random(ready)
 
     def _send(self, message: dict) -> dict:
-        if not self.waiting:
+        if self.request_msg is None:
             raise StudentKernelGone("the student's kernel is not waiting for a message")
-        self.waiting = False
-        self.client.input(json.dumps(message))
+        request, self.request_msg = self.request_msg, None
+        self.session_keys.send(self.stdin, "input_reply", {"value": json.dumps(message)},
+                               parent=request)
         return self._receive()
 
     def _receive(self) -> dict:
         """The next message of the student kernel: the prompt of its next input()."""
         while True:
-            try:
-                msg = self.client.stdin_channel.get_msg(timeout=0.2)
-            except queue.Empty:
+            if not self.stdin.poll(200):
                 self._check_alive()
                 continue
-            if msg["msg_type"] != "input_request" or msg["parent_header"].get("msg_id") != self.session:
+            _, msg = self.session_keys.recv(self.stdin, mode=0)
+            if msg is None or msg["msg_type"] != "input_request" or \
+                    msg["parent_header"].get("msg_id") != self.session:
                 continue
-            self.waiting = True
+            self.request_msg = msg
             try:
                 message = json.loads(msg["content"]["prompt"])
             except (ValueError, TypeError, RecursionError):
@@ -83,13 +103,18 @@ class StudentKernel:
                 raise bridge.BridgeError("a message from the student's kernel that is not an object")
             return message
 
+    def _session_ended(self, timeout_ms: int = 0) -> bool:
+        """Whether the open session's execute_reply came (the student kernel's cell is over)."""
+        while self.shell.poll(timeout_ms):
+            _, reply = self.session_keys.recv(self.shell, mode=0)
+            if reply is not None and reply["parent_header"].get("msg_id") == self.session:
+                return True
+            timeout_ms = 0
+        return False
+
     def _check_alive(self):
-        try:
-            reply = self.client.shell_channel.get_msg(timeout=0)
-        except queue.Empty:
-            reply = None
-        if reply is not None and reply["parent_header"].get("msg_id") == self.session:
-            self.session, self.waiting = None, False
+        if self._session_ended():
+            self.session, self.request_msg = None, None
             raise StudentKernelGone("the student's code ended the test's session (it broke the "
                                     "kernel's input() or raised out of it)")
         if self.pid is not None and not _running(self.pid):
@@ -102,27 +127,26 @@ class StudentKernel:
             return True
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            if self.waiting:
-                self.waiting = False
-                self.client.input(json.dumps({"k": "end"}))
-            try:
-                reply = self.client.shell_channel.get_msg(timeout=0.05)
-                if reply["parent_header"].get("msg_id") == self.session:
-                    self.session = None
-                    return True
-            except queue.Empty:
-                pass
-            try:
-                msg = self.client.stdin_channel.get_msg(timeout=0.05)
-                if msg["msg_type"] == "input_request":
-                    self.waiting = True
-            except queue.Empty:
-                pass
+            if self.pid is not None and not _running(self.pid):
+                break
+            if self.request_msg is not None:
+                request, self.request_msg = self.request_msg, None
+                self.session_keys.send(self.stdin, "input_reply", {"value": json.dumps({"k": "end"})},
+                                       parent=request)
+            if self._session_ended(50):
+                self.session = None
+                return True
+            if self.stdin.poll(50):
+                _, msg = self.session_keys.recv(self.stdin, mode=0)
+                if msg is not None and msg["msg_type"] == "input_request":
+                    self.request_msg = msg
         self.session = None
         return False
 
     def close(self):
-        self.client.stop_channels()
+        self.shell.close(0)
+        self.stdin.close(0)
+        self.context.term()
 
 
 def _running(pid: int) -> bool:
@@ -172,6 +196,7 @@ def connect(connection_info: dict, pid: int | None = None):
 def disconnect():
     global _student
     if _student is not None:
+        _student.end(grace=2.0)
         _student.close()
         _student = None
 
@@ -239,10 +264,51 @@ def reset(shell):
 
 
 def end() -> bool:
-    """Close the session after a test cell; False when the student kernel did not let go."""
+    """Close the session after a test cell; False when the student kernel did not let go (it
+    hangs in the student's code): then it is killed, and the tests after score 0."""
     global last_end_ok
     last_end_ok = True if _student is None else _student.end()
+    if not last_end_ok and _student.pid is not None:
+        import os
+        import signal
+        try:
+            os.kill(_student.pid, signal.SIGKILL)
+        except OSError:
+            pass
     return last_end_ok
+
+
+_hooked: set = set()
+
+
+def install_hooks(shell):
+    """Bind the student's names before each test cell the grader runs here and check the session
+    after it (IPython's pre_run_cell and post_run_cell; the grader's own silent requests fire
+    neither), so a test costs no request beyond its own."""
+    if id(shell) in _hooked:
+        return
+    _hooked.add(id(shell))
+
+    def before(info):
+        if _student is None:
+            return
+        names = shell.user_ns.get("__course_split_names__", ())
+        answers = shell.user_ns.get("__course_split_answers__", ())
+        try:
+            bind(shell.user_ns, names, answers)
+        except Exception as error:  # the test then fails on the missing name, with this said
+            print(f"[the student's names could not be read: {error}]")
+
+    def after(result):
+        # a test whose calls all came back leaves the student kernel waiting for the next
+        # request: the session stays open for the next test (the student's cells are all over);
+        # one that was stopped half way ends it, and a student kernel that does not let go is
+        # killed
+        if _student is not None and _student.session is not None and _student.request_msg is None:
+            end()
+
+    shell.events.register("pre_run_cell", before)
+    shell.events.register("post_run_cell", after)
 
 
 def student_globals() -> StudentNamespace:
