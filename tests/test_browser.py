@@ -95,13 +95,20 @@ class BrowserSession:
 
 
 @pytest.fixture(scope="module")
-def session(lab):
+def browser(chromium):
+    """One Chromium for the module: Playwright's sync API allows one at a time per thread (a
+    second `sync_playwright()` while one is open fails: "inside the asyncio loop")."""
     from playwright.sync_api import sync_playwright
-    SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield BrowserSession(browser)
-        browser.close()
+        launched = playwright.chromium.launch(executable_path=chromium)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def session(lab, browser):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    yield BrowserSession(browser)
     _write_timings()
 
 
@@ -246,10 +253,8 @@ def feedback_page(tmp_path_factory) -> Path:
 RAW_TEX = r"\$[^$\n]+\$"
 
 
-def test_feedback_maths_render_with_the_network_off(chromium, feedback_page):
+def test_feedback_maths_render_with_the_network_off(browser, feedback_page):
     import re
-
-    from playwright.sync_api import sync_playwright
 
     from autograder.reports.feedback import inline_mathjax
     page_text = feedback_page.read_text(encoding="utf-8")
@@ -258,9 +263,8 @@ def test_feedback_maths_render_with_the_network_off(chromium, feedback_page):
     formulas = sum(len(re.findall(RAW_TEX, c.source)) for c in
                    read(ROOT / "source" / ASSIGNMENTS[0] / f"{ASSIGNMENTS[0]}.ipynb").cells
                    if c.cell_type == "markdown")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium)
-        page = browser.new_page()
+    page = browser.new_page()
+    try:
         refused = []
 
         def offline(route):  # nothing but the file itself may load
@@ -283,7 +287,8 @@ def test_feedback_maths_render_with_the_network_off(chromium, feedback_page):
         SCREENSHOTS.mkdir(exist_ok=True)
         page.locator(".text_cell_render .MathJax_MathML").nth(10).scroll_into_view_if_needed()
         page.screenshot(path=str(SCREENSHOTS / "feedback-offline.png"))
-        browser.close()
+    finally:
+        page.close()
     assert not refused, f"the feedback page asked the network for {refused}"
     assert missing == [], f"MathJax asked for files the page does not hold: {missing}"
     assert safe, "MathJax's Safe extension (no links or styles from a student's TeX) is off"

@@ -19,9 +19,11 @@ import time
 
 import zmq
 from jupyter_client.session import Session
+from zmq.utils.monitor import recv_monitor_message
 
 from autograder.safety import bridge
 
+CONNECT_SECONDS = 30  # how long a connection to the student's kernel may take to be made
 _student: "StudentKernel | None" = None
 last_end_ok = True  # False when the student kernel did not close its session (it hangs)
 
@@ -50,13 +52,22 @@ class StudentKernel:
         self.request_msg = None  # the student kernel's input_request we have not answered yet
 
     def _socket(self, info: dict, port: str, identity: bytes):
+        """A DEALER connected to the kernel's `port`, returned once its handshake is done: the
+        kernel's ROUTER drops a message (an input_request) for a peer it does not know yet."""
         socket = self.context.socket(zmq.DEALER)
         socket.setsockopt(zmq.IDENTITY, identity)
         socket.setsockopt(zmq.LINGER, 0)
-        if info.get("transport", "tcp") == "tcp":
-            socket.connect(f"tcp://{info['ip']}:{info[port]}")
-        else:
-            socket.connect(f"{info['transport']}://{info['ip']}-{info[port]}")
+        monitor = socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        try:
+            if info.get("transport", "tcp") == "tcp":
+                socket.connect(f"tcp://{info['ip']}:{info[port]}")
+            else:
+                socket.connect(f"{info['transport']}://{info['ip']}-{info[port]}")
+            if monitor.poll(CONNECT_SECONDS * 1000):
+                recv_monitor_message(monitor)
+        finally:
+            socket.disable_monitor()
+            monitor.close(0)
         return socket
 
     def request(self, request: dict):
