@@ -62,6 +62,20 @@ def simulated_class(students: int) -> list[classroom.Persona]:
             for i in range(students)]
 
 
+def collected_class(work: Path, students: int, assignments: list[str] | None
+                    ) -> tuple[Path, list[str]]:
+    """A course in work/class (this repository's source/, release/ and config) whose submitted/
+    holds `students` simulated students' submissions of `assignments` (default: all); with ids."""
+    base = work / "class"
+    base.mkdir()
+    for name in ("source", "release", "nbgrader_config.py"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, base / name)
+    ids = assignments or assignment_ids(base)
+    print(f"collecting {students} students x {', '.join(ids)} ...", flush=True)
+    collect_class(base, ids, simulated_class(students), step=lambda m: None)
+    return base, ids
+
+
 def copy_course(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(
         "exchange", ".demo", ".autograder", "autograded", "reports"))
@@ -163,13 +177,7 @@ def main(argv=None) -> None:
     meters = {w: CpuMeter(str(i)) for i, w in enumerate(ways)}
     work = Path(tempfile.mkdtemp(prefix="bench-grading-"))
     try:
-        base = work / "class"
-        base.mkdir()
-        for name in ("source", "release", "nbgrader_config.py"):
-            (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, base / name)
-        ids = args.assignments or assignment_ids(base)
-        print(f"collecting {args.students} students x {', '.join(ids)} ...", flush=True)
-        collect_class(base, ids, simulated_class(args.students), step=lambda m: None)
+        base, ids = collected_class(work, args.students, args.assignments)
         submissions = args.students * len(ids)
         courses = {w: copy_course(base, work / f"way{i}") for i, w in enumerate(ways)}
         ours_command = [sys.executable, "-m", "autograder", "autograde",

@@ -21,10 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.authoring.demo import assignment_ids, collect_class
 from autograder.grading import gradebook
 from autograder.nbgrader_cli import nbgrader_env
-from bench.grading import CpuMeter, copy_course, run_measured, simulated_class
+from bench.grading import CpuMeter, collected_class, copy_course, run_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
@@ -63,13 +62,7 @@ def main(argv=None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-split-"))
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
-        base = work / "class"
-        base.mkdir()
-        for name in ("source", "release", "nbgrader_config.py"):
-            (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, base / name)
-        ids = args.assignments or assignment_ids(base)
-        print(f"collecting {args.students} students x {', '.join(ids)} ...", flush=True)
-        collect_class(base, ids, simulated_class(args.students), step=lambda m: None)
+        base, ids = collected_class(work, args.students, args.assignments)
         courses = {w: copy_course(base, work / f"way{i}") for i, w in enumerate(ways)}
         one_kernel_config(courses["one kernel"])
         for turn, assignment in enumerate(ids):
