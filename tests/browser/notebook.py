@@ -185,7 +185,7 @@ class NotebookInLab:
         started = f"() => ({_JS_PROMPTS})()[{start}] !== '[ ]:'"
         for _ in range(3):
             for attempt in range(2):
-                self._menu("Run", command)
+                self._click_run(command, start)
                 try:
                     self._wait_for(started, timeout=20_000)
                     break
@@ -195,14 +195,33 @@ class NotebookInLab:
                                              f"cell {start}")
             if self._wait_until_run_from(start):
                 return
-            self._select(start)
         raise AssertionError(f"{self.path}: the kernel aborted Run > {command} from cell {start} "
                              "three times")
 
+    def _click_run(self, command: str, start: int):
+        """Run > `command` with cell `start` selected. JupyterLab moves the active cell (to the
+        failed cell, or the last one) when a run's promise settles, which on a loaded machine can
+        come after the kernel's reply was shown and after the selection was made for the next
+        run: "Run Selected Cell and All Below" is then disabled (the last cell), so select again
+        and retry."""
+        if command == "runmenu:run-all":
+            self._menu("Run", command)
+            return
+        for attempt in range(3):
+            self.wait_kernel_idle()
+            self._select(start)
+            try:
+                self._menu("Run", command)
+                return
+            except AssertionError:
+                if attempt == 2:
+                    raise
+                self.page.wait_for_timeout(1_000)
+
     def run_all(self) -> RunReport:
         """Run > Run All Cells. JupyterLab stops at the first error, as it does for a student;
-        then the next cell is selected and Run > Run Selected Cell and All Below continues, until
-        every code cell has run."""
+        then the next cell is selected and Run > Run Selected Cell and All Below continues (Run >
+        Run Selected Cell for the last cell), until every code cell has run."""
         report, started = RunReport(), time.monotonic()
         prompts = self.prompts()
         code = [i for i, p in enumerate(prompts) if p is not None]
@@ -214,8 +233,10 @@ class NotebookInLab:
             if not not_run:
                 break
             assert report.rounds <= len(code), f"Run All did not get through: {prompts}"
-            self._select(not_run[0])
-            self._run_from("notebook:run-all-below", not_run[0])
+            # JupyterLab disables "Run Selected Cell and All Below" on the notebook's last cell
+            # (a last cell left unrun when the cell before it failed): run that one alone.
+            last = not_run[0] == len(prompts) - 1
+            self._run_from("notebook:run-cell" if last else "notebook:run-all-below", not_run[0])
             report.rounds += 1
         report.seconds = time.monotonic() - started
         return report
