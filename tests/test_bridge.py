@@ -7,6 +7,7 @@ import json
 import queue
 import threading
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -236,3 +237,112 @@ def test_a_tests_visible_part_is_what_the_student_has():
     cell = ("x = 1\ncheck(x)\n### BEGIN HIDDEN TESTS\nsecret = 2\ncheck(secret)\n"
             "### END HIDDEN TESTS\nprint('done')\n")
     assert HIDDEN.sub("", cell) == "x = 1\ncheck(x)\nprint('done')\n"
+
+
+# ---- between two real kernels: the session's socket ----------------------------------------------
+
+@pytest.fixture
+def student_kernel(tmp_path):
+    """A plain IPython kernel (IPC transport in `tmp_path`) with the student's side of the bridge
+    installed, and this process as the trusted side; `run(code)` runs student code in it."""
+    from jupyter_client.manager import KernelManager
+    from autograder.safety import trusted
+
+    km = KernelManager(transport="ipc", ip=str(tmp_path / "kernel"))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+
+    def run(code):
+        reply = kc.execute_interactive(code, silent=True, timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+
+    run(bridge.install_code())
+    info = dict(km.get_connection_info())
+    info["key"] = info["key"].decode()
+    trusted.connect(info, km.provisioner.process.pid)
+
+    def names(*wanted):
+        found = {}
+        trusted.bind(found, wanted)
+        return [found[n] for n in wanted]
+
+    yield SimpleNamespace(run=run, names=names, trusted=trusted)
+    trusted.disconnect()
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def test_one_random_stream_across_kernels_cached_normal_draws_included(student_kernel):
+    import random
+    student_kernel.run("import numpy as np, random\n"
+                       "def draws():\n"
+                       "    return [np.random.randn(), random.gauss(0, 1), np.random.rand()]")
+    draws, = student_kernel.names("draws")
+    np.random.seed(4)
+    random.seed(4)
+    expected = [np.random.randn(), random.gauss(0, 1), np.random.rand(), np.random.randn(),
+                random.gauss(0, 1), np.random.randn(), random.gauss(0, 1), np.random.rand()]
+    np.random.seed(4)
+    random.seed(4)
+    # each side uses up a normal draw the other cached: only the whole state says so
+    got = draws() + [np.random.randn(), random.gauss(0, 1)] + draws()
+    assert got == expected
+
+
+def test_a_student_function_that_closes_the_sessions_socket_fails_only_its_own_call(student_kernel):
+    student_kernel.run(
+        "import gc, socket\n"
+        "def sabotage():\n"
+        "    for s in [o for o in gc.get_objects() if isinstance(o, socket.socket)]:\n"
+        "        s.close()\n"
+        "    return 1\n"
+        "def square(x):\n"
+        "    return x * x\n")
+    sabotage, square = student_kernel.names("sabotage", "square")
+    assert square(3.0) == 9.0
+    with pytest.raises(student_kernel.trusted.StudentKernelGone, match="closed the test's session"):
+        sabotage()
+    student_kernel.trusted.end()  # as after the test cell
+    assert square(4.0) == 16.0  # the next test opens a new session
+
+
+def test_a_message_too_long_is_refused_unread_and_the_next_call_opens_a_new_session(student_kernel):
+    student_kernel.run(
+        "import gc, socket, struct\n"
+        "def flood():\n"
+        "    for s in [o for o in gc.get_objects() if isinstance(o, socket.socket)]:\n"
+        "        s.sendall(struct.pack('!Q', 2**40))\n"
+        "    return 1\n"
+        "def square(x):\n"
+        "    return x * x\n")
+    flood, square = student_kernel.names("flood", "square")
+    with pytest.raises(bridge.BridgeError, match="refused"):
+        flood()
+    assert student_kernel.trusted.end()
+    assert square(5.0) == 25.0
+
+
+def test_the_wire_reassembles_messages_whatever_pieces_they_arrive_in():
+    import socket
+    import time
+    left, right = socket.socketpair()
+    with left, right:
+        texts = ["{}", json.dumps({"k": "ok", "v": "é" * 5000}), "[1]"]
+        data = b"".join(len(t.encode()).to_bytes(8, "big") + t.encode() for t in texts)
+        sender = threading.Thread(target=lambda: [left.sendall(data[i:i + 7])  # 7 bytes a time
+                                                  for i in range(0, len(data), 7)])
+        sender.start()
+        right.settimeout(0.05)
+        wire = bridge.Wire(right)
+        assert [wire.receive() for _ in texts] == texts
+        sender.join()
+        left.sendall(data[:5])  # a part of a message: kept for the next receive
+        with pytest.raises(TimeoutError):
+            wire.receive(deadline=time.monotonic() + 0.1)
+        left.sendall(data[5:len(texts[0]) + 8])
+        assert wire.receive() == texts[0]
+        left.close()
+        with pytest.raises(EOFError):
+            wire.receive()

@@ -16,6 +16,9 @@ the types listed here, so the trusted side never runs a line the student wrote.
 Every message also carries numpy's and Python's global random state when it changed since the
 last message, so code that draws random numbers sees one random stream, as in one kernel.
 
+The two kernels exchange messages over a Unix socket that the trusted side listens on in the
+student kernel's private folder (`Wire`: each message a length and its UTF-8 JSON text).
+
 Kinds of message: {"k": "req", "op": ..., ...} asks the other side to do something;
 {"k": "ok", "v": value, "a": [arguments after the call]} and {"k": "err", "e": [exception type
 names, most derived first], "m": message} answer it; {"k": "ready"} and {"k": "end"} open and close a
@@ -30,7 +33,10 @@ from base64 import b64decode as _b64decode, b64encode as _b64encode
 from builtins import *  # noqa: F401,F403  (bound here: a student's later builtins.x = ... changes nothing)
 from json import dumps as _dumps, loads as _loads
 from random import getstate as _py_getstate, setstate as _py_setstate
+from socket import AF_UNIX as _AF_UNIX, SOCK_STREAM as _SOCK_STREAM, socket as _socket
+from struct import pack as _pack, unpack_from as _unpack_from
 from sys import _getframe
+from time import monotonic as _monotonic
 from types import SimpleNamespace
 from warnings import catch_warnings as _catch_warnings, simplefilter as _simplefilter, warn as _warn
 from weakref import ref as _weakref
@@ -44,6 +50,25 @@ _np = SimpleNamespace(**{name: getattr(numpy, name) for name in (
     "array_equal", "ascontiguousarray", "copyto", "dtype", "errstate", "frombuffer", "generic",
     "geterr", "ndarray", "uint32")}, get_state=numpy.random.get_state,
     set_state=numpy.random.set_state)
+
+
+
+def _generator_bytes():
+    """A function returning the raw state of numpy's global Mersenne Twister (its 624 keys and
+    position, read in place: a fraction of a microsecond, where get_state() takes about 30), or
+    None where numpy does not expose it."""
+    try:
+        from ctypes import string_at
+        address = numpy.random.mtrand._rand._bit_generator.ctypes.state_address
+        size = 624 * 4 + 4
+        if _np.get_state()[1].tobytes() != string_at(address, size)[:624 * 4]:
+            return None
+        return lambda: string_at(address, size)
+    except Exception:  # another numpy: the full comparison on every message
+        return None
+
+
+_generator_state = _generator_bytes()
 
 BRIDGE_FILE = _getframe().f_code.co_filename  # "<course bridge>" in the student's kernel
 DATA_KINDS = "biufcUS"  # numpy dtype kinds sent as raw bytes (never "O": objects)
@@ -202,6 +227,7 @@ class Peer:
         self.proxies = {}  # id of the other side's object -> its Remote proxy here
         self.proxy_types = {}  # remote type name -> Remote subclass of that name
         self._random = None  # the random state both sides last agreed on
+        self._generator = self._py_random = None  # its quick look (`_random_unchanged`)
         self.prefix = "t" if trusted else "s"  # keys of the array pairs this side started
         self.mirrors = {}  # key -> [weakref to this side's array, its contents at the last sync]
         self._mirror_of = {}  # id(array) -> key
@@ -424,13 +450,30 @@ class Peer:
         version, py_keys, py_gauss = _py_getstate()
         return (kind, keys.tobytes(), int(pos), int(has_gauss), float(gauss), py_keys, py_gauss)
 
+    def _random_unchanged(self):
+        """A quick look, true only when neither random state changed since `_note_random`: numpy's
+        generator bytes and Python's whole state as noted, and numpy held no cached normal draw
+        (one it can use up without drawing from the generator). Only a set_state() that changes
+        nothing but that cache gets past it."""
+        return (_generator_state is not None and self._random is not None
+                and not self._random[3] and _generator_state() == self._generator
+                and _py_getstate() == self._py_random)
+
+    def _note_random(self, state):
+        self._random = state
+        if _generator_state is not None:
+            self._generator, self._py_random = _generator_state(), _py_getstate()
+
     def _stamp(self, message):
         self._sync_out(message)
+        if self._random_unchanged():
+            return message
         state = self._random_state()
         if state != self._random:
-            kind, keys, pos, has_gauss, gauss, py_keys, py_gauss = self._random = state
+            kind, keys, pos, has_gauss, gauss, py_keys, py_gauss = state
             message["rng"] = [kind, _b64encode(keys).decode(), pos, has_gauss, gauss,
                               list(py_keys), py_gauss]
+        self._note_random(state)
         return message
 
     def _take_random(self, message):
@@ -443,7 +486,7 @@ class Peer:
                        int(pos), int(has_gauss), float(gauss)))
         _py_setstate((3, tuple(int(k) for k in py_keys),
                       None if py_gauss is None else float(py_gauss)))
-        self._random = self._random_state()
+        self._note_random(self._random_state())
 
     # ---- asking and answering ----------------------------------------------------------------
     def request(self, request):
@@ -605,13 +648,58 @@ def _message(error):
         return "(its message could not be read)"
 
 
+FRAME_LIMIT = 2**28  # bytes one message may have: a longer one is refused, never buffered
+_HEADER = 8  # bytes of a message's length, before its text
+
+
+class Wire:
+    """Messages as texts over a connected stream socket: each one its length (8 bytes, big-endian)
+    then its UTF-8 text. `idle()` is called whenever the socket's timeout passes with no message
+    complete (the trusted side checks there that the student's kernel still runs)."""
+
+    def __init__(self, sock, idle=None):
+        self.sock, self.idle, self.buffer = sock, idle, bytearray()
+
+    def send(self, text):
+        data = text.encode()
+        self.sock.sendall(_pack("!Q", len(data)) + data)
+
+    def receive(self, deadline=None):
+        """The next message's text. EOFError when the other side closed the socket; TimeoutError
+        at `deadline` (time.monotonic()) with no message complete (a part stays buffered)."""
+        while True:
+            if len(self.buffer) >= _HEADER:
+                size = _unpack_from("!Q", self.buffer)[0]
+                if size > FRAME_LIMIT:
+                    raise BridgeError(f"a message of {size} bytes refused")
+                if len(self.buffer) >= _HEADER + size:
+                    text = bytes(self.buffer[_HEADER:_HEADER + size]).decode()
+                    del self.buffer[:_HEADER + size]
+                    return text
+            try:
+                chunk = self.sock.recv(1 << 18)
+            except TimeoutError:
+                if deadline is not None and _monotonic() >= deadline:
+                    raise
+                if self.idle is not None:
+                    self.idle()
+                continue
+            if not chunk:
+                raise EOFError("the other side closed the connection")
+            self.buffer += chunk
+
+    def ask(self, text):
+        self.send(text)
+        return self.receive()
+
+
 _STUDENT_PEER = None  # in the student kernel: one peer for all sessions (its references live on)
 
 
 def serve(ask, namespace, peer=None):
     """The student kernel's side of one session: answer the trusted side's requests until it says
-    "end". `ask(text) -> text` is the kernel's input(): each message out is an input prompt, each
-    message in is the reply to it."""
+    "end". `ask(text) -> text` sends a message and returns the other side's next one (`Wire.ask`
+    in the kernel)."""
     global _STUDENT_PEER
     if peer is None:
         if _STUDENT_PEER is None:
@@ -624,36 +712,22 @@ def serve(ask, namespace, peer=None):
         message = peer._send(peer._stamp(peer.answer(message)))
 
 
-def install(ask, namespace, kernel=None):
-    """In the student's kernel, before the student's first cell: keep the kernel's own input()
-    and namespace (a later cell that replaces input or get_ipython changes nothing here)."""
-    global _ASK, _NAMESPACE
-    _ASK, _NAMESPACE = _direct_input(kernel, ask), namespace
+def install(namespace):
+    """In the student's kernel, before the student's first cell: keep the kernel's namespace (a
+    later cell that replaces get_ipython changes nothing here)."""
+    global _NAMESPACE
+    _NAMESPACE = namespace
 
 
-def _direct_input(kernel, fallback):
-    """The kernel's input() without what it does for a person at a prompt (flushing stdout and
-    stderr through the IO thread, twice): one input_request out on the kernel's stdin socket,
-    one input_reply in, addressed as ipykernel addresses them. `fallback` where the kernel has not
-    these parts."""
-    try:
-        session, socket, parents = kernel.session, kernel.stdin_socket, kernel._parent_ident
-        get_parent = kernel.get_parent
-    except AttributeError:
-        return fallback
-
-    def ask(prompt):
-        session.send(socket, "input_request", {"prompt": prompt, "password": False},
-                     get_parent("shell"), ident=parents["shell"])
-        while True:
-            if socket.poll(10):
-                _, reply = session.recv(socket, 0)
-                if reply is not None:
-                    return reply["content"]["value"]
-    return ask
+def serve_at(path):
+    """The student kernel's side of one session, over the Unix socket the trusted side listens on
+    at `path` (in the kernel's private folder)."""
+    with _socket(_AF_UNIX, _SOCK_STREAM) as sock:
+        sock.connect(path)
+        serve(Wire(sock).ask, _NAMESPACE)
 
 
-_ASK = _NAMESPACE = None
+_NAMESPACE = None
 
 
 def _source() -> str:
@@ -663,23 +737,22 @@ def _source() -> str:
 
 def install_code() -> str:
     """What the grader runs in the student's kernel before its first cell: this file's text, run
-    in a module of its own (`_course_bridge`), with the kernel's input() and namespace kept."""
+    in a module of its own (`_course_bridge`), with the kernel's namespace kept."""
     return (
         "def _course_install(text):\n"
         "    import sys, types\n"
         "    module = types.ModuleType('_course_bridge')\n"
         "    exec(compile(text, '<course bridge>', 'exec'), module.__dict__)\n"
         "    sys.modules['_course_bridge'] = module\n"
-        "    shell = get_ipython()\n"
-        "    module.install(shell.kernel.raw_input, shell.user_ns, shell.kernel)\n"
+        "    module.install(get_ipython().user_ns)\n"
         f"_course_install({_source()!r})\n"
         "del _course_install\n")
 
 
-def session_code() -> str:
-    """What the trusted side runs in the student kernel to open a session: `serve` with the input()
-    and namespace kept at install."""
+def session_code(path: str) -> str:
+    """What the trusted side runs in the student kernel to open a session: `serve_at(path)`, with
+    the namespace kept at install."""
     return ("import sys as _course_sys\n"
             "_course_bridge = _course_sys.modules['_course_bridge']\n"
             "del _course_sys\n"
-            "_course_bridge.serve(_course_bridge._ASK, _course_bridge._NAMESPACE)\n")
+            f"_course_bridge.serve_at({path!r})\n")

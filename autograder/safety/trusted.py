@@ -8,13 +8,19 @@ the student's kernel. A session with the student kernel opens at the first call 
 stays open while each test's calls come back (the student's cells have all run by then); a test
 stopped half way ends it (`end`), and a student kernel that does not let go is killed.
 
-The student kernel is reached as any Jupyter client reaches a kernel (its connection file, its
-shell and stdin sockets): each message to it is the reply to an input() its side of the bridge
-asked, each message from it the next input() prompt, so no extra socket is opened into the sandbox.
+A session is an execute_request on the student kernel's shell channel (as any Jupyter client
+sends) whose code connects back to a Unix socket this side listens on, in the student kernel's
+private folder (the one its IPC sockets are in, bound into its sandbox): the messages of the
+session go over that socket, a length and a JSON text each.
 """
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
+import socket
+import tempfile
 import time
 
 import zmq
@@ -24,6 +30,7 @@ from zmq.utils.monitor import recv_monitor_message
 from autograder.safety import bridge
 
 CONNECT_SECONDS = 30  # how long a connection to the student's kernel may take to be made
+POLL_SECONDS = 0.2  # how often a wait for the student's kernel checks that it still runs
 _student: "StudentKernel | None" = None
 last_end_ok = True  # False when the student kernel did not close its session (it hangs)
 
@@ -33,86 +40,131 @@ class StudentKernelGone(Exception):
 
 
 class StudentKernel:
-    """A client of the student's kernel that speaks the bridge's protocol over its stdin channel.
+    """A client of the student's kernel that opens sessions of the bridge's protocol in it.
 
-    Two ZMQ sockets (shell and stdin) used from this thread alone: no channel threads, so a message
-    costs one send and one receive."""
+    One ZMQ socket (shell), used from this thread alone, to start a session and see it end; the
+    session's messages on a Unix socket of their own (`bridge.Wire`)."""
 
     def __init__(self, connection_info: dict, pid: int | None = None):
         info = connection_info
         self.session_keys = Session(key=info["key"].encode(), signature_scheme=info.get(
             "signature_scheme", "hmac-sha256"))
         self.context = zmq.Context()
-        identity = self.session_keys.bsession
-        self.shell = self._socket(info, "shell_port", identity)
-        self.stdin = self._socket(info, "stdin_port", identity)
+        self.shell = self._socket(info, "shell_port", self.session_keys.bsession)
+        if info.get("transport") == "ipc":  # the kernel's private folder, bound into its sandbox
+            self.folder, self._own_folder = os.path.dirname(info["ip"]), None
+        else:  # a kernel on this host's loopback, not sandboxed
+            self.folder = self._own_folder = tempfile.mkdtemp(prefix="course-bridge-")
         self.pid = pid  # the host process that runs the student's kernel (its sandbox)
         self.peer = bridge.Peer(self._send, trusted=True)
         self.session: str | None = None  # msg_id of the open session's execute_request
-        self.request_msg = None  # the student kernel's input_request we have not answered yet
+        self.wire: bridge.Wire | None = None
+        self.waiting = False  # the student's side waits for our next message
 
     def _socket(self, info: dict, port: str, identity: bytes):
-        """A DEALER connected to the kernel's `port`, returned once its handshake is done: the
-        kernel's ROUTER drops a message (an input_request) for a peer it does not know yet."""
-        socket = self.context.socket(zmq.DEALER)
-        socket.setsockopt(zmq.IDENTITY, identity)
-        socket.setsockopt(zmq.LINGER, 0)
-        monitor = socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        """A DEALER connected to the kernel's `port`, returned once its handshake is done."""
+        socket_ = self.context.socket(zmq.DEALER)
+        socket_.setsockopt(zmq.IDENTITY, identity)
+        socket_.setsockopt(zmq.LINGER, 0)
+        monitor = socket_.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
         try:
             if info.get("transport", "tcp") == "tcp":
-                socket.connect(f"tcp://{info['ip']}:{info[port]}")
+                socket_.connect(f"tcp://{info['ip']}:{info[port]}")
             else:
-                socket.connect(f"{info['transport']}://{info['ip']}-{info[port]}")
+                socket_.connect(f"{info['transport']}://{info['ip']}-{info[port]}")
             if monitor.poll(CONNECT_SECONDS * 1000):
                 recv_monitor_message(monitor)
         finally:
-            socket.disable_monitor()
+            socket_.disable_monitor()
             monitor.close(0)
-        return socket
+        return socket_
 
     def request(self, request: dict):
         self._open()
         return self.peer.request(request)
 
     def _open(self):
+        """Start a session: the student kernel runs `bridge.serve_at(path)`, which connects to
+        the socket listening at `path` (a fresh name: nothing there could have waited for it)."""
         if self.session is not None:
             return
-        sent = self.session_keys.send(self.shell, "execute_request", {
-            "code": bridge.session_code(), "silent": True, "store_history": False,
-            "user_expressions": {}, "allow_stdin": True, "stop_on_error": False})
-        self.session = sent["header"]["msg_id"]
+        path = os.path.join(self.folder, f"course-bridge-{secrets.token_hex(8)}")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(path)
+            try:
+                os.chmod(path, 0o666)  # the sandbox's uid connects; only it and we see the folder
+                listener.listen(1)
+                listener.settimeout(POLL_SECONDS)
+                sent = self.session_keys.send(self.shell, "execute_request", {
+                    "code": bridge.session_code(path), "silent": True, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": False})
+                self.session = sent["header"]["msg_id"]
+                deadline = time.monotonic() + CONNECT_SECONDS
+                while True:
+                    try:
+                        connection, _ = listener.accept()
+                        break
+                    except TimeoutError:
+                        self._check_alive()
+                        if time.monotonic() > deadline:
+                            self.session = None
+                            raise StudentKernelGone("the student's kernel did not open the "
+                                                    f"test's session in {CONNECT_SECONDS} s")
+            finally:
+                os.unlink(path)
+        connection.settimeout(POLL_SECONDS)
+        self.wire = bridge.Wire(connection, idle=self._check_alive)
         ready = self._receive()
         if ready.get("k") != "ready":
             raise bridge.BridgeError("the student's kernel did not open the session")
         self.peer._take_random(ready)
 
     def _send(self, message: dict) -> dict:
-        if self.request_msg is None:
+        if self.session is None:  # a proxy kept from an earlier test: a new session
+            self._open()
+        if not self.waiting or self.wire is None:
             raise StudentKernelGone("the student's kernel is not waiting for a message")
-        request, self.request_msg = self.request_msg, None
-        self.session_keys.send(self.stdin, "input_reply", {"value": json.dumps(message)},
-                               parent=request)
+        self.waiting = False
+        try:
+            self.wire.send(json.dumps(message))
+        except OSError:
+            self._lost_wire()
         return self._receive()
 
     def _receive(self) -> dict:
-        """The next message of the student kernel: the prompt of its next input()."""
-        while True:
-            if not self.stdin.poll(200):
-                self._check_alive()
-                continue
-            _, msg = self.session_keys.recv(self.stdin, mode=0)
-            if msg is None or msg["msg_type"] != "input_request" or \
-                    msg["parent_header"].get("msg_id") != self.session:
-                continue
-            self.request_msg = msg
-            try:
-                message = json.loads(msg["content"]["prompt"])
-            except (ValueError, TypeError, RecursionError):
-                raise bridge.BridgeError("the student's code asked for input() while a test "
-                                         "called it") from None
-            if not isinstance(message, dict):
-                raise bridge.BridgeError("a message from the student's kernel that is not an object")
-            return message
+        """The student kernel's next message."""
+        try:
+            text = self.wire.receive()
+        except (EOFError, OSError):
+            self._lost_wire()
+        except (UnicodeDecodeError, bridge.BridgeError) as error:
+            self._close_wire()  # out of step with the student's side: its session ends
+            raise bridge.BridgeError(f"a message from the student's kernel refused: {error}") \
+                from None
+        self.waiting = True
+        try:
+            message = json.loads(text)
+        except (ValueError, RecursionError):
+            raise bridge.BridgeError("a message from the student's kernel that is not JSON") \
+                from None
+        if not isinstance(message, dict):
+            raise bridge.BridgeError("a message from the student's kernel that is not an object")
+        return message
+
+    def _lost_wire(self):
+        """The session's socket broke: the student's kernel died, or its code closed the socket
+        (then its session ends; the next test opens a new one)."""
+        self._close_wire()
+        if self.session is not None and self._session_ended(2000):
+            self.session = None
+        if self.pid is not None and not _running(self.pid):
+            raise StudentKernelGone("the student's kernel died while a test was calling it")
+        raise StudentKernelGone("the student's code closed the test's session")
+
+    def _close_wire(self):
+        if self.wire is not None:
+            self.wire.sock.close()
+            self.wire, self.waiting = None, False
 
     def _session_ended(self, timeout_ms: int = 0) -> bool:
         """Whether the open session's execute_reply came (the student kernel's cell is over)."""
@@ -124,10 +176,11 @@ class StudentKernel:
         return False
 
     def _check_alive(self):
-        if self._session_ended():
-            self.session, self.request_msg = None, None
-            raise StudentKernelGone("the student's code ended the test's session (it broke the "
-                                    "kernel's input() or raised out of it)")
+        if self.session is not None and self._session_ended():
+            self.session = None
+            self._close_wire()
+            raise StudentKernelGone("the student's code ended the test's session (it raised out "
+                                    "of it or broke its connection)")
         if self.pid is not None and not _running(self.pid):
             raise StudentKernelGone("the student's kernel died while a test was calling it")
 
@@ -137,27 +190,39 @@ class StudentKernel:
         if self.session is None:
             return True
         deadline = time.monotonic() + grace
+        ended = False
+        if self.wire is not None:
+            self.wire.idle = None  # the checks are made here
         while time.monotonic() < deadline:
             if self.pid is not None and not _running(self.pid):
                 break
-            if self.request_msg is not None:
-                request, self.request_msg = self.request_msg, None
-                self.session_keys.send(self.stdin, "input_reply", {"value": json.dumps({"k": "end"})},
-                                       parent=request)
+            if self.waiting:
+                self.waiting = False
+                try:
+                    self.wire.send(json.dumps({"k": "end"}))
+                except OSError:
+                    self._close_wire()
             if self._session_ended(50):
-                self.session = None
-                return True
-            if self.stdin.poll(50):
-                _, msg = self.session_keys.recv(self.stdin, mode=0)
-                if msg is not None and msg["msg_type"] == "input_request":
-                    self.request_msg = msg
+                ended = True
+                break
+            if self.wire is not None:  # a reply to a request the test left: answer it "end"
+                try:
+                    self.wire.receive(deadline=time.monotonic() + 0.05)
+                    self.waiting = True
+                except TimeoutError:
+                    pass
+                except (EOFError, OSError, UnicodeDecodeError, bridge.BridgeError):
+                    self._close_wire()
+        self._close_wire()
         self.session = None
-        return False
+        return ended
 
     def close(self):
+        self._close_wire()
         self.shell.close(0)
-        self.stdin.close(0)
         self.context.term()
+        if self._own_folder:
+            shutil.rmtree(self._own_folder, ignore_errors=True)
 
 
 def _running(pid: int) -> bool:
@@ -315,7 +380,7 @@ def install_hooks(shell):
         # request: the session stays open for the next test (the student's cells are all over);
         # one that was stopped half way ends it, and a student kernel that does not let go is
         # killed
-        if _student is not None and _student.session is not None and _student.request_msg is None:
+        if _student is not None and _student.session is not None and not _student.waiting:
             end()
 
     shell.events.register("pre_run_cell", before)
