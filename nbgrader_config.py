@@ -63,6 +63,7 @@ c.AssignLatePenalties.plugin_class = "autograder.grading.extensions.DeadlineExte
 from autograder.safety import links as _links  # noqa: E402
 _links.install()
 c.Autograde.exporter_class = "autograder.safety.links.PlainNotebookExporter"
+c.ExchangeFactory.collect = "autograder.safety.links.PlainCollect"  # nor from the exchange
 
 # Every kernel nbgrader autograde starts in this course directory runs in a bubblewrap
 # sandbox with resource limits, and a cell's recorded output is capped (autograder/safety/sandbox.py).

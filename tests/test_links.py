@@ -264,3 +264,39 @@ def test_the_class_report_lists_the_files_handed_in_and_runs_no_script(plain_nbg
     assert "<script" not in page
     notebook_link = results.outcomes[(ASSIGNMENT, "notebook_link")]
     assert any("is a symbolic link" in p and "scored 0" in p for p in notebook_link.problems)
+
+
+def test_nbgrader_collect_copies_no_link_out_of_the_exchange(tmp_path):
+    """On a shared hub the exchange's inbound folder is the students': a link left there must not
+    arrive in submitted/ as a copy of what it points to (stock collect's copytree follows it)."""
+    course = copy_course(tmp_path / "course")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the instructor's secret")
+    inbound = course / "exchange" / "gradients" / "inbound"
+    inbound.mkdir(parents=True)
+    stamp = "2026-11-23 12:00:00.000000 UTC"
+    mallory = inbound / f"mallory+{ASSIGNMENT}+{stamp}+a1"
+    (mallory / "sub").mkdir(parents=True)
+    (mallory / "timestamp.txt").write_text(stamp)
+    (mallory / "data.txt").write_text("the student's own data")
+    (mallory / "sub" / "more.txt").write_text("more of her own")
+    os.symlink(secret, mallory / "notes.txt")
+    os.symlink(tmp_path, mallory / "linked_folder")
+    os.link(secret, mallory / "grades.txt")
+    os.mkfifo(mallory / "pipe")
+    os.symlink(mallory, inbound / f"trudy+{ASSIGNMENT}+{stamp}+b2")  # the whole submission
+
+    result = nbgrader("collect", ASSIGNMENT, course=course, timeout=120)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+
+    collected = course / "submitted" / "mallory" / ASSIGNMENT
+    found = sorted(str(p.relative_to(collected)) for p in collected.rglob("*"))
+    assert found == ["data.txt", "sub", "sub/more.txt", "timestamp.txt"]
+    assert not (course / "submitted" / "trudy" / ASSIGNMENT).exists()
+    for path in (course / "submitted").rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert b"the instructor's secret" not in path.read_bytes(), path
+    for name in ("notes.txt", "linked_folder", "grades.txt", "pipe"):
+        assert f"{name} is a" in log and "not collected" in log, (name, log)
+    assert "trudy" in log and "a symbolic link" in log

@@ -8,7 +8,7 @@ them: it copies the submission's files into autograded/ with `shutil.copy` (the 
 reads the copy of the link's target), reads the notebook by name, and reads timestamp.txt.
 
 Here only a *plain* file is ever read or copied: a regular file with one name, reached without
-a link (`refusal` says why anything else is not). nbgrader_config.py sets three hooks, so plain
+a link (`refusal` says why anything else is not). nbgrader_config.py sets four hooks, so plain
 `nbgrader autograde` and `python -m autograder autograde` behave alike:
 
 * `install()`: nbgrader's converters copy only plain files from a step's folder to the next
@@ -23,6 +23,9 @@ a link (`refusal` says why anything else is not). nbgrader_config.py sets three 
   student and path (nbgrader's `flagged` mark and flags.csv, as the tamper checks do). The
   student's honest work is graded as usual.
 
+* `PlainCollect` (`c.ExchangeFactory.collect`): `nbgrader collect` copies only plain files out of
+  the exchange's inbound folder, so no link a student left there reaches submitted/.
+
 `handed_in(folder)` lists everything a submission holds beside its notebooks, for the reports.
 """
 from __future__ import annotations
@@ -33,12 +36,15 @@ import io
 import os
 import shutil
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange.default.collect import ExchangeCollect
+from nbgrader.exchange.default.exchange import Exchange
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograder.safety import flags
@@ -288,3 +294,39 @@ def _remove(path: Path) -> None:
         path.unlink()
     elif path.is_dir():
         shutil.rmtree(path)
+
+
+# --- hook 4: nbgrader collect copies only plain files out of the exchange -------------------------
+
+class PlainCollect(ExchangeCollect):
+    """`nbgrader collect` that copies only plain files from the exchange's inbound folder to
+    submitted/ (configured as `c.ExchangeFactory.collect`). Stock collect copies a submission with
+    `shutil.copytree`, which follows links: on a shared hub a student's submission holding a link
+    to a file the instructor can read (the source notebook, say) would arrive in submitted/ as a
+    copy of that file. Here each link or special file is left behind with a warning naming the
+    student and the path, and a submission that is itself a link is not collected."""
+
+    def do_copy(self, src, dest, log=None):
+        why = refusal(src)
+        if why:
+            self.log.warning("%s is %s: not collected (a link is never followed)", src, why)
+            return
+        for entry in refused_entries(src):
+            self.log.warning("%s: %s is %s: not collected (a link or a special file is never "
+                             "followed)", os.path.basename(src), entry.path, entry.refused)
+        module = sys.modules[Exchange.do_copy.__module__]
+        stock = module.ignore_patterns
+
+        def plain_ignore_patterns(*args, **kwargs):
+            ignore = stock(*args, **kwargs)
+
+            def ignore_links(folder, names):
+                plain = [n for n in names if not refusal(os.path.join(folder, n))]
+                return (set(names) - set(plain)) | set(ignore(folder, plain))
+            return ignore_links
+
+        module.ignore_patterns = plain_ignore_patterns  # for this copy only
+        try:
+            super().do_copy(src, dest, log)
+        finally:
+            module.ignore_patterns = stock
