@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import functools
 import json
 import os
 import re
@@ -62,13 +63,17 @@ def _tree(source: str) -> ast.Module:
         return ast.Module(body=[], type_ignores=[])
 
 
-def names_read(source: str) -> set[str]:
+# Both are asked of every cell of every submission; the instructor's cells and the cells a
+# student left as released are the same text each time: parsed once per grading process.
+@functools.lru_cache(maxsize=4096)
+def names_read(source: str) -> frozenset[str]:
     """Every name a cell reads, in its own body or in the functions it defines."""
-    return {node.id for node in ast.walk(_tree(source))
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return frozenset(node.id for node in ast.walk(_tree(source))
+                     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
 
 
-def names_defined(source: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def names_defined(source: str) -> frozenset[str]:
     """The names a cell binds at its top level (def, class, assignment; not imports)."""
     out = set()
     for statement in _tree(source).body:
@@ -78,7 +83,7 @@ def names_defined(source: str) -> set[str]:
             for node in ast.walk(statement):
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     out.add(node.id)
-    return out
+    return frozenset(out)
 
 
 @dataclass
