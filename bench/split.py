@@ -108,10 +108,12 @@ def _section(args, ids, started, wall, cpu, cells, differ) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, section: str = SECTION) -> None:
+    """Put `text` (which starts with the heading `section`) in place of that section of
+    bench/results.md, or at its end."""
     current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION in current:
-        head, rest = current.split(SECTION, 1)
+    if section in current:
+        head, rest = current.split(section, 1)
         tail = rest.split("\n## ", 1)
         current = head + text + ("\n## " + tail[1] if len(tail) > 1 else "")
     else:
