@@ -6,6 +6,10 @@ application/javascript output, an <img onerror=...> and a markdown cell with raw
 script, if it runs in a page of the instructor's Jupyter server, deletes a sentinel file through
 the server's contents API (with the page's XSRF cookie) and marks the page's title.
 
+Each also hands in, beside the notebook, a page.html and a picture.svg whose scripts do the same
+if the instructor opens them: formgrader serves a submission's autograded folder on the server's
+origin (/formgrader/submissions/<id>/page.html).
+
 `sanitized` is graded by plain `nbgrader autograde` with the course's nbgrader_config.py; `control`
 by the same command without the one sanitizing step (SanitizeStudentHTML), to show that each of
 the four scripts does run in formgrader when nothing stops it: the test can fail. Both submission
@@ -16,7 +20,7 @@ import time
 import nbformat
 import pytest
 
-from adversarial.cases import BROWSER_WAYS, with_browser_attack
+from adversarial.cases import BROWSER_WAYS, browser_script, with_browser_attack
 from autograder.grading.gradebook import gradebook_url
 from autograder.nbgrader_cli import nbgrader_checked
 from autograder.notebooks import read
@@ -26,6 +30,12 @@ from conftest import copy_course
 ASSIGNMENT = "01_gradients"
 SANITIZER = "autograder.safety.sanitize.SanitizeStudentHTML"
 STUDENTS = ("sanitized", "control")
+HANDED_IN = {  # file handed in beside the notebook -> its text, given the student
+    "page.html": lambda who: f"<html><body><script>{browser_script(who, 'page')}</script></body></html>",
+    "picture.svg": lambda who: ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+                                f"<script>{browser_script(who, 'svg')}</script></svg>"),
+}
+PAGE_WAYS = {"page.html": "page", "picture.svg": "svg"}
 
 
 def _autograde_preprocessors(course) -> list[str]:
@@ -46,7 +56,9 @@ def course(tmp_path_factory):
         folder.mkdir(parents=True)
         nbformat.write(with_browser_attack(student)(release, source),
                        str(folder / f"{ASSIGNMENT}.ipynb"))
-        for way in BROWSER_WAYS:
+        for name, text in HANDED_IN.items():
+            (folder / name).write_text(text(student))
+        for way in (*BROWSER_WAYS, *PAGE_WAYS.values()):
             (course / "sentinels" / f"{student}-{way}.txt").write_text("still here")
     nbgrader_checked("autograde", ASSIGNMENT, "--student=sanitized", course=course)
     steps = _autograde_preprocessors(course)
@@ -92,6 +104,16 @@ def views(course, tmp_path_factory):
                     "text": page.inner_text("body"),
                 }
                 page.remove_listener("request", listener)
+                for name in HANDED_IN:  # opened by hand, from the URL formgrader serves it at
+                    requests = []
+                    page.on("request", listener)
+                    response = page.goto(f"{base}/formgrader/submissions/{ids[student]}/{name}")
+                    page.wait_for_load_state("networkidle", timeout=60_000)
+                    time.sleep(2)
+                    seen[student][name] = {
+                        "status": response.status if response else None,
+                        "api": [r for r in requests if "/api/contents/sentinels" in r]}
+                    page.remove_listener("request", listener)
         finally:
             browser.close()
     return seen
@@ -120,3 +142,16 @@ def test_the_instructor_still_sees_the_plots_and_what_was_attempted(views):
     # the escaped HTML and the markdown shown as text: the attempt is visible, not run
     assert "<script>" in sanitized["text"] and "sanitized-html-RAN" in sanitized["text"]
     assert "could run code in the instructor's browser" in sanitized["text"]
+
+
+def test_a_page_handed_in_beside_the_notebook_runs_nothing_from_formgrader(course, views):
+    """Stock nbgrader serves it on the instructor's origin and its script runs; with the course's
+    config it is not in autograded/ (it stays in submitted/ for a person), so formgrader has
+    nothing to serve."""
+    for name, way in PAGE_WAYS.items():
+        control, sanitized = views["control"][name], views["sanitized"][name]
+        assert control["status"] == 200 and len(control["api"]) == 1, (name, control)
+        assert not (course / "sentinels" / f"control-{way}.txt").exists(), name
+        assert sanitized["status"] == 404 and sanitized["api"] == [], (name, sanitized)
+        assert (course / "sentinels" / f"sanitized-{way}.txt").read_text() == "still here"
+        assert (course / "submitted" / "sanitized" / ASSIGNMENT / name).is_file()

@@ -12,6 +12,7 @@ from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 from autograder.notebooks import read
+from autograder.safety import sanitize
 from autograder.safety.sanitize import SanitizeStudentHTML, is_inert_markdown, shown_as_text
 from conftest import ASSIGNMENTS, ROOT
 
@@ -152,3 +153,17 @@ def test_markdown_that_could_run_code_is_not_inert(source):
 def test_a_fence_longer_than_any_backtick_run_keeps_the_text_inside():
     shown = shown_as_text("a ```` b")
     assert "`````text\na ```` b\n`````" in shown
+
+
+def test_pages_handed_in_leave_the_autograded_copy_the_instructors_own_stay(tmp_path):
+    autograded, source = tmp_path / "autograded", tmp_path / "source"
+    (autograded / "sub").mkdir(parents=True)
+    source.mkdir()
+    for name in ("page.html", "Page.HTM", "picture.svg", "sub/inner.xhtml", "data.xml",
+                 "figure.svg", "data.csv", "weights.npy", "notes.txt", "01_gradients.ipynb"):
+        (autograded / name).write_text("x")
+    (source / "figure.svg").write_text("the instructor's figure")
+    removed = sanitize.remove_pages(autograded, source)
+    assert sorted(removed) == ["Page.HTM", "data.xml", "page.html", "picture.svg", "sub/inner.xhtml"]
+    left = sorted(str(p.relative_to(autograded)) for p in autograded.rglob("*") if p.is_file())
+    assert left == ["01_gradients.ipynb", "data.csv", "figure.svg", "notes.txt", "weights.npy"]

@@ -22,11 +22,17 @@ and the reports read is inert:
   encoded one, MathJax's `\\href`) turns the cell into a code block showing its text, inert;
   a raw cell that is not the release's is cleaned by bleach;
 * notebook-level widget state (which nbconvert's HTML would hand to a widget loader that fetches
-  code from a CDN) is dropped.
+  code from a CDN) is dropped;
+* a file handed in beside the notebook that a browser would run as a page (HTML, XHTML, SVG, XML)
+  is removed from autograded/ once the kernel is done with it: formgrader serves that folder on
+  the instructor's origin (/formgrader/submissions/<id>/page.html). It stays in submitted/, and
+  the class report lists it.
 Grading is unaffected: test cells are scored from their errors, which are kept.
 """
 from __future__ import annotations
 
+import mimetypes
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -77,6 +83,10 @@ class SanitizeStudentHTML(SanitizeHTML):
     def preprocess(self, nb, resources):
         self._instructors = _release_texts(self.config, resources)
         nb.metadata.pop("widgets", None)
+        for path in remove_pages(*_folders(self.config, resources)):
+            self.log.warning("%s: handed in %s, a page formgrader would serve on the instructor's "
+                             "origin: removed from autograded/ (kept in submitted/)",
+                             resources["nbgrader"]["student"], path)
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
@@ -167,6 +177,42 @@ class _TagChecker(HTMLParser):
             self.inert = False
 
     handle_startendtag = handle_starttag
+
+
+# what a browser runs as a document when formgrader's static handler serves the file (its content
+# type is guessed from the name by the same mimetypes module)
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
+                        "application/xml", "text/xsl", "application/xslt+xml"})
+
+
+def remove_pages(folder: Path | None, instructors: Path | None = None) -> list[str]:
+    """Remove from `folder` (a submission's autograded copy, plain files only) every file a
+    browser would open as a page, except the instructor's own (the same path in `instructors`,
+    the assignment's source folder); the removed paths, relative to `folder`."""
+    removed: list[str] = []
+    if folder is None or not folder.is_dir() or folder.is_symlink():
+        return removed
+    for current, folders, files in os.walk(folder):
+        for name in sorted(files):
+            path = Path(current) / name
+            relative = path.relative_to(folder)
+            if instructors is not None and (instructors / relative).is_file():
+                continue
+            if mimetypes.guess_type(name, strict=False)[0] in PAGE_TYPES:
+                path.unlink()
+                removed.append(str(relative))
+    return removed
+
+
+def _folders(config, resources) -> tuple[Path | None, Path | None]:
+    """The submission's autograded folder and the assignment's source folder (None if unknown)."""
+    info = (resources or {}).get("nbgrader", {})
+    if not info.get("assignment") or not info.get("student"):
+        return None, None
+    coursedir = CourseDirectory(config=config)
+    return (Path(coursedir.format_path(coursedir.autograded_directory, info["student"],
+                                       info["assignment"])),
+            Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"])))
 
 
 def _release_texts(config, resources) -> set[str]:
