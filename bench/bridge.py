@@ -14,6 +14,7 @@ import datetime
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from jupyter_client.manager import KernelManager
@@ -28,7 +29,7 @@ STUDENT_CODE = ("def identity(x):\n    return x\n"
 
 
 def kernel_cpu(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

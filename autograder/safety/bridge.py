@@ -52,7 +52,6 @@ _np = SimpleNamespace(**{name: getattr(numpy, name) for name in (
     set_state=numpy.random.set_state)
 
 
-
 def _generator_bytes():
     """A function returning the raw state of numpy's global Mersenne Twister (its 624 keys and
     position, read in place: a fraction of a microsecond, where get_state() takes about 30), or
@@ -443,7 +442,8 @@ class Peer:
         return result
 
     # ---- the shared random stream ------------------------------------------------------------
-    # Compared on every message as raw state (a few microseconds), encoded only when it changed.
+    # Looked at on every message (`_random_unchanged`, about a microsecond), compared whole only
+    # when it may have changed, encoded only when it did.
     def _random_state(self):
         kind, keys, pos, has_gauss, gauss = _np.get_state()
         version, py_keys, py_gauss = _py_getstate()

@@ -410,11 +410,10 @@ class SplitExecute(SandboxedExecute):
         info["key"] = info["key"].decode() if isinstance(info["key"], bytes) else info["key"]
         return info
 
-    async def _quiet(self, kc, code: str, user_expressions=None, timeout=None, km=None) -> dict:
+    async def _quiet(self, kc, code: str, timeout=None, km=None) -> dict:
         """Run `code` in a kernel without recording anything; its execute_reply's content.
         TimeoutError after `timeout` seconds, or as soon as `km`'s kernel is found dead."""
         msg_id = await ensure_async(kc.execute(code, silent=True, store_history=False,
-                                               user_expressions=user_expressions or {},
                                                allow_stdin=False))
         deadline = None if timeout is None else monotonic() + timeout
         while True:

@@ -19,20 +19,19 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import tempfile
 import time
 
 import zmq
 from jupyter_client.session import Session
-from zmq.utils.monitor import recv_monitor_message
 
 from autograder.safety import bridge
 
-CONNECT_SECONDS = 30  # how long a connection to the student's kernel may take to be made
+CONNECT_SECONDS = 30  # how long the student's kernel may take to connect a session's socket
 POLL_SECONDS = 0.2  # how often a wait for the student's kernel checks that it still runs
 _student: "StudentKernel | None" = None
-last_end_ok = True  # False when the student kernel did not close its session (it hangs)
 
 
 class StudentKernelGone(Exception):
@@ -62,21 +61,15 @@ class StudentKernel:
         self.waiting = False  # the student's side waits for our next message
 
     def _socket(self, info: dict, port: str, identity: bytes):
-        """A DEALER connected to the kernel's `port`, returned once its handshake is done."""
+        """A DEALER connected to the kernel's `port` (a request sent before the connection is
+        made waits in it; the kernel answers the identity the request came from)."""
         socket_ = self.context.socket(zmq.DEALER)
         socket_.setsockopt(zmq.IDENTITY, identity)
         socket_.setsockopt(zmq.LINGER, 0)
-        monitor = socket_.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
-        try:
-            if info.get("transport", "tcp") == "tcp":
-                socket_.connect(f"tcp://{info['ip']}:{info[port]}")
-            else:
-                socket_.connect(f"{info['transport']}://{info['ip']}-{info[port]}")
-            if monitor.poll(CONNECT_SECONDS * 1000):
-                recv_monitor_message(monitor)
-        finally:
-            socket_.disable_monitor()
-            monitor.close(0)
+        if info.get("transport", "tcp") == "tcp":
+            socket_.connect(f"tcp://{info['ip']}:{info[port]}")
+        else:
+            socket_.connect(f"{info['transport']}://{info['ip']}-{info[port]}")
         return socket_
 
     def request(self, request: dict):
@@ -262,11 +255,10 @@ class StudentNamespace:
 def connect(connection_info: dict, pid: int | None = None):
     """Talk to this submission's student kernel from now on (`pid`: its process on this host,
     whose end means the kernel died)."""
-    global _student, last_end_ok
+    global _student
     disconnect()
     _student = StudentKernel(connection_info, pid)
     _bound.clear()
-    last_end_ok = True
 
 
 def disconnect():
@@ -342,16 +334,13 @@ def reset(shell):
 def end() -> bool:
     """Close the session after a test cell; False when the student kernel did not let go (it
     hangs in the student's code): then it is killed, and the tests after score 0."""
-    global last_end_ok
-    last_end_ok = True if _student is None else _student.end()
-    if not last_end_ok and _student.pid is not None:
-        import os
-        import signal
+    ended = True if _student is None else _student.end()
+    if not ended and _student.pid is not None:
         try:
             os.kill(_student.pid, signal.SIGKILL)
         except OSError:
             pass
-    return last_end_ok
+    return ended
 
 
 _hooked: set = set()
