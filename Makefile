@@ -67,7 +67,7 @@ clean:  ## remove what the demo and the builds made (demo/, caches); never a gra
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # The real course's grades and everything derived from them.
-GRADES := gradebook.db gradebook.db-journal gradebook.db-wal gradebook.db-shm submitted autograded \
+GRADES := gradebook.db gradebook.db-journal gradebook.db-wal gradebook.db-shm gradebook.db.prepare-lock submitted autograded \
           feedback exchange .autograder reports grades.csv flags.csv
 reset:  ## DELETE the course's grades (gradebook, submissions, feedback, exchange): needs CONFIRM=yes
 	@found="$$(for f in $(GRADES); do test -e "$$f" && echo "$$f"; done)"; \

@@ -234,6 +234,61 @@ def test_two_shards_grade_one_class_into_postgresql(collected, graded, postgresq
     assert not (course / "gradebook.db").exists()
 
 
+def _hold_and_enter(url: str, held: float) -> tuple[float, float]:
+    """Two threads take the preparation lock one after the other: (first's exit, second's
+    entry)."""
+    import threading
+    first_in, times = threading.Event(), {}
+
+    def first():
+        with gradebook.preparing(url, "gradients"):
+            first_in.set()
+            time.sleep(held)
+            times["first out"] = time.monotonic()
+
+    def second():
+        first_in.wait(30)
+        with gradebook.preparing(url, "gradients"):
+            times["second in"] = time.monotonic()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return times["first out"], times["second in"]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_one_process_at_a_time_adds_assignments_to_a_gradebook(database, tmp_path, request):
+    url = (f"sqlite:///{tmp_path / 'gradebook.db'}" if database == "sqlite"
+           else request.getfixturevalue("postgresql_server"))
+    first_out, second_in = _hold_and_enter(url, held=0.5)
+    assert second_in >= first_out
+
+
+def test_a_half_added_assignment_is_added_again_before_grading(collected, tmp_path):
+    """nbgrader commits a notebook before its cells: a shard that found only the notebook row
+    (another shard still adding the cells) graded against half an assignment."""
+    course = fresh_copy(collected, tmp_path / "course")
+    url, notebook = gradebook.gradebook_url(course), Path(FIRST).name
+    with gradebook.open_gradebook(url, "gradients") as gb:
+        for submission in list(gb.find_assignment(FIRST).submissions):
+            gb.remove_submission(FIRST, submission.student.id)
+        stem = gb.find_assignment(FIRST).notebooks[0].name
+        gb.remove_notebook(stem, FIRST)
+        gb.add_notebook(stem, FIRST)  # what another shard's generate_assignment committed first
+    lines = []
+    grading.ensure_in_gradebook(course, url, "gradients", [FIRST], lines.append)
+    assert lines == [f"{FIRST}: not in the gradebook yet; adding it from source/"]
+    released = json.loads(next((course / "release" / FIRST).glob("*.ipynb")).read_text())
+    with gradebook.open_gradebook(url, "gradients") as gb:
+        cells = gb.find_notebook(stem, FIRST)
+        assert {c.name for c in cells.source_cells} == gradebook.nbgrader_cells(released)
+        assert len(cells.grade_cells) == sum(
+            1 for c in released["cells"] if c["metadata"].get("nbgrader", {}).get("grade"))
+
+
 def test_shards_split_the_class_deterministically():
     keys = [(a, f"student{i}") for a in ("01_x", "02_y") for i in range(200)]
     for count in (1, 2, 5):

@@ -12,6 +12,7 @@ same command after a kill -9 grades only what is left. `shard=(i, n)` grades a d
 of the class, for n machines grading into one PostgreSQL gradebook over a shared filesystem.
 """
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -115,25 +116,26 @@ def _fingerprint(course: Path, task: tuple[str, str]) -> str:
 def ensure_in_gradebook(course: Path, url: str, cid: str, assignments: list[str], log) -> None:
     """Every assignment's notebooks and graded cells must be in the gradebook before autograding
     (nbgrader puts them there in generate_assignment). A fresh gradebook, such as a new PostgreSQL
-    database, gets them from source/ here, without touching release/."""
-    notebooks = {a: [Path(n).stem for n in submissions.released_notebooks(course, a)]
-                 for a in assignments}
+    database, gets them from source/ here, without touching release/. One process at a time does
+    this (another shard waits, then finds them there)."""
+    cells = {a: {Path(n).stem: gradebook.nbgrader_cells(
+                     json.loads((course / "release" / a / n).read_text(encoding="utf-8")))
+                 for n in submissions.released_notebooks(course, a)}
+             for a in assignments}
+    if not gradebook.missing_assignments(url, cid, assignments, cells):
+        return
     from autograder.nbgrader_cli import nbgrader
-    for assignment in gradebook.missing_assignments(url, cid, assignments, notebooks):
-        log(f"{assignment}: not in the gradebook yet; adding it from source/")
-        scratch = f".autograder/release-{os.getpid()}"
-        for attempt in range(3):  # another shard may be adding it at the same moment
+    with gradebook.preparing(url, cid):
+        for assignment in gradebook.missing_assignments(url, cid, assignments, cells):
+            log(f"{assignment}: not in the gradebook yet; adding it from source/")
+            scratch = f".autograder/release-{os.getpid()}"
             result = nbgrader("generate_assignment", assignment, "--force",
                               f"--CourseDirectory.release_directory={scratch}", course=course,
                               env={"COURSE_DB_URL": url})
             shutil.rmtree(course / scratch, ignore_errors=True)
-            if result.returncode == 0 or not gradebook.missing_assignments(
-                    url, cid, [assignment], notebooks):
-                break
-            time.sleep(1 + attempt)
-        else:
-            raise RuntimeError(f"nbgrader generate_assignment {assignment} could not add it to "
-                               f"the gradebook:\n{result.stdout}{result.stderr}")
+            if gradebook.missing_assignments(url, cid, [assignment], cells):
+                raise RuntimeError(f"nbgrader generate_assignment {assignment} could not add it "
+                                   f"to the gradebook:\n{result.stdout}{result.stderr}")
 
 
 def tamper_flags(course: Path, assignment: str, student: str) -> list[str]:

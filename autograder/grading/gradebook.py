@@ -7,8 +7,11 @@ when waiting could deadlock). `share_sqlite_safely()` makes every SQLite transac
 process start with BEGIN IMMEDIATE (take the write lock first, waiting up to two minutes for it),
 so concurrent workers queue for the lock instead of failing. PostgreSQL needs nothing of this.
 """
+import fcntl
 import os
 import time
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,19 +81,66 @@ def open_gradebook(url: str, course_id: str):
 
 
 def missing_assignments(url: str, course_id: str, assignments: list[str],
-                        notebooks: dict[str, list[str]]) -> list[str]:
-    """The assignments whose notebooks are not all in the gradebook (never generated there)."""
+                        cells: dict[str, dict[str, set[str]]]) -> list[str]:
+    """The assignments not wholly in the gradebook. `cells[assignment][notebook]` names the
+    notebook's nbgrader cells (graded, solution, locked, task). nbgrader's generate_assignment
+    commits a notebook before its cells, one by one, source cells last: a notebook whose source
+    cells are not all there is still being added (or its adding was cut short)."""
     from nbgrader.api import MissingEntry
     missing = []
     with open_gradebook(url, course_id) as gb:
         for assignment in assignments:
             try:
-                known = {n.name for n in gb.find_assignment(assignment).notebooks}
+                known = {n.name: {c.name for c in n.source_cells}
+                         for n in gb.find_assignment(assignment).notebooks}
             except MissingEntry:
-                known = set()
-            if not set(notebooks[assignment]) <= known:
+                known = {}
+            if any(notebook not in known or not names <= known[notebook]
+                   for notebook, names in cells[assignment].items()):
                 missing.append(assignment)
     return missing
+
+
+def nbgrader_cells(notebook: dict) -> set[str]:
+    """The grade ids of a notebook's cells that nbgrader records as source cells."""
+    found = set()
+    for cell in notebook.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade_id") and any(meta.get(k) for k in ("grade", "solution", "locked", "task")):
+            found.add(meta["grade_id"])
+    return found
+
+
+@contextmanager
+def preparing(url: str, course_id: str):
+    """Hold the course's preparation lock: one process at a time adds assignments to this
+    gradebook, and the others wait and then find them complete (two shards starting on a fresh
+    PostgreSQL gradebook would otherwise see a half-added notebook, or remove it under the
+    other). PostgreSQL: an advisory lock, which holds across machines; SQLite: a lock on a
+    file beside the database."""
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        key = zlib.crc32(f"autograder-prepare:{course_id}".encode())
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"),
+                                       {"key": key})
+        finally:
+            engine.dispose()
+    elif parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        with open(f"{parsed.database}.prepare-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    else:
+        yield
 
 
 def add_students(url: str, course_id: str, students: list[str]) -> list[tuple[str, str]]:
