@@ -271,7 +271,7 @@ def test_a_half_added_assignment_is_added_again_before_grading(collected, tmp_pa
     """nbgrader commits a notebook before its cells: a shard that found only the notebook row
     (another shard still adding the cells) graded against half an assignment."""
     course = fresh_copy(collected, tmp_path / "course")
-    url, notebook = gradebook.gradebook_url(course), Path(FIRST).name
+    url = gradebook.gradebook_url(course)
     with gradebook.open_gradebook(url, "gradients") as gb:
         for submission in list(gb.find_assignment(FIRST).submissions):
             gb.remove_submission(FIRST, submission.student.id)
@@ -281,12 +281,12 @@ def test_a_half_added_assignment_is_added_again_before_grading(collected, tmp_pa
     lines = []
     grading.ensure_in_gradebook(course, url, "gradients", [FIRST], lines.append)
     assert lines == [f"{FIRST}: not in the gradebook yet; adding it from source/"]
-    released = json.loads(next((course / "release" / FIRST).glob("*.ipynb")).read_text())
+    released = nbformat.read(str(next((course / "release" / FIRST).glob("*.ipynb"))), as_version=4)
     with gradebook.open_gradebook(url, "gradients") as gb:
         cells = gb.find_notebook(stem, FIRST)
         assert {c.name for c in cells.source_cells} == gradebook.nbgrader_cells(released)
         assert len(cells.grade_cells) == sum(
-            1 for c in released["cells"] if c["metadata"].get("nbgrader", {}).get("grade"))
+            1 for c in released.cells if c.metadata.get("nbgrader", {}).get("grade"))
 
 
 def test_shards_split_the_class_deterministically():

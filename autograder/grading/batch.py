@@ -12,7 +12,6 @@ same command after a kill -9 grades only what is left. `shard=(i, n)` grades a d
 of the class, for n machines grading into one PostgreSQL gradebook over a shared filesystem.
 """
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -25,6 +24,7 @@ from autograder.grading import gradebook
 
 from autograder.safety import sandbox
 
+from autograder import notebooks
 from autograder.grading import submissions
 from autograder.grading.checksums import ExpectedChecksums
 from autograder.grading.ledger import Ledger, Outcome, file_stem
@@ -118,8 +118,7 @@ def ensure_in_gradebook(course: Path, url: str, cid: str, assignments: list[str]
     (nbgrader puts them there in generate_assignment). A fresh gradebook, such as a new PostgreSQL
     database, gets them from source/ here, without touching release/. One process at a time does
     this (another shard waits, then finds them there)."""
-    cells = {a: {Path(n).stem: gradebook.nbgrader_cells(
-                     json.loads((course / "release" / a / n).read_text(encoding="utf-8")))
+    cells = {a: {Path(n).stem: gradebook.nbgrader_cells(notebooks.read(course / "release" / a / n))
                  for n in submissions.released_notebooks(course, a)}
              for a in assignments}
     if not gradebook.missing_assignments(url, cid, assignments, cells):

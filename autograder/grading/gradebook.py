@@ -19,6 +19,8 @@ import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from autograder.notebooks import grade_id
+
 SQLITE_BUSY_TIMEOUT_MS = 120_000
 _SHARED = False
 
@@ -101,14 +103,12 @@ def missing_assignments(url: str, course_id: str, assignments: list[str],
     return missing
 
 
-def nbgrader_cells(notebook: dict) -> set[str]:
-    """The grade ids of a notebook's cells that nbgrader records as source cells."""
-    found = set()
-    for cell in notebook.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade_id") and any(meta.get(k) for k in ("grade", "solution", "locked", "task")):
-            found.add(meta["grade_id"])
-    return found
+def nbgrader_cells(notebook) -> set[str]:
+    """The grade ids of the cells of `notebook` (a NotebookNode) that nbgrader's
+    generate_assignment records as source cells (its SaveCells' own test)."""
+    from nbgrader.utils import is_grade, is_locked, is_solution, is_task
+    return {grade_id(cell) for cell in notebook.cells
+            if is_grade(cell) or is_solution(cell) or is_locked(cell) or is_task(cell)}
 
 
 @contextmanager
